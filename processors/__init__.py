@@ -1,0 +1,1 @@
+"""Processors: one package each, exposing TYPE, SIGNALS, default_config() and create()."""

@@ -1,0 +1,1 @@
+"""genai-sidecar runtime: OTLP/gRPC in, processor pipeline, OTLP/gRPC out."""

@@ -1,0 +1,129 @@
+"""The contract between the pipeline and the processors.
+
+A processor is built once by its factory (``create(config)``), started once with a `Host`,
+asked to ``process`` batches, and shut down once. It transforms the OTLP request message it is
+given (in place or by returning another) and hands any derived data (metrics, log records) back
+to the pipeline through the `BatchContext`; it never exports, never calls the next stage and
+never logs per item. Counting, timing, ordering and failure policy belong to the pipeline.
+
+Threading contract: ``start``, ``process`` and ``shutdown`` are called on the event loop thread.
+``process`` may await (for work it sends to worker processes) but must not block the loop for
+long; a processor that needs threads or processes owns them and stops them in ``shutdown``.
+``shutdown`` must be safe to call without ``start`` and more than once.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+
+class Signal(enum.StrEnum):
+    """The three OTLP signals."""
+
+    TRACES = "traces"
+    LOGS = "logs"
+    METRICS = "metrics"
+
+
+REQUEST_TYPES: dict[Signal, type] = {
+    Signal.TRACES: trace_service_pb2.ExportTraceServiceRequest,
+    Signal.LOGS: logs_service_pb2.ExportLogsServiceRequest,
+    Signal.METRICS: metrics_service_pb2.ExportMetricsServiceRequest,
+}
+RESPONSE_TYPES: dict[Signal, type] = {
+    Signal.TRACES: trace_service_pb2.ExportTraceServiceResponse,
+    Signal.LOGS: logs_service_pb2.ExportLogsServiceResponse,
+    Signal.METRICS: metrics_service_pb2.ExportMetricsServiceResponse,
+}
+
+
+def count_items(signal: Signal, request: Any) -> int:
+    """Number of spans, log records or metric data points in an OTLP export request."""
+    n = 0
+    if signal is Signal.TRACES:
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                n += len(ss.spans)
+    elif signal is Signal.LOGS:
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                n += len(sl.log_records)
+    else:
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    if kind is not None:
+                        n += len(getattr(m, kind).data_points)
+    return n
+
+
+@dataclass(slots=True)
+class BatchContext:
+    """What one processor run may hand back to the pipeline besides the batch itself.
+
+    Attributes:
+        signal: the signal of the batch being processed.
+        derived_logs: log records derived from the batch (e.g. one per LLM call); the pipeline
+            exports them on the logs path alongside the batch.
+        derived_metrics: metrics derived from the batch, exported on the metrics path.
+        rejected: items the processor refused (they are removed from the batch by the processor);
+            reported to the client as OTLP ``partial_success``.
+        rejection_reasons: short, content-free reasons for ``rejected``.
+        scratch: per-request memo shared by the processors of one chain (e.g. the normalized
+            GenAI view of a span, computed once and read by cost, metrics and logs).
+    """
+
+    signal: Signal
+    derived_logs: list[logs_pb2.ResourceLogs] = field(default_factory=list)
+    derived_metrics: list[metrics_pb2.ResourceMetrics] = field(default_factory=list)
+    rejected: int = 0
+    rejection_reasons: list[str] = field(default_factory=list)
+    scratch: dict[Any, Any] = field(default_factory=dict)
+
+    def reject(self, count: int, reason: str) -> None:
+        """Record that ``count`` items were dropped from the batch, for ``partial_success``."""
+        self.rejected += count
+        if reason not in self.rejection_reasons:
+            self.rejection_reasons.append(reason)
+
+
+class Host(Protocol):
+    """What the pipeline offers a started processor."""
+
+    loop: asyncio.AbstractEventLoop
+
+    async def export_derived(self, signal: Signal, request: Any) -> None:
+        """Export derived data (an OTLP export request) downstream, outside any batch.
+
+        For processors that emit on their own schedule (periodic metric readers). Raises
+        `sidecar.exporter.ExportError` when the downstream did not accept it.
+        """
+        ...
+
+
+class Processor(abc.ABC):
+    """One step of a signal's chain. See the module docstring for the contract."""
+
+    #: The signals this processor accepts; the config check rejects it in other pipelines.
+    signals: frozenset[Signal] = frozenset(Signal)
+
+    async def start(self, host: Host) -> None:  # noqa: B027 - optional hook
+        """Start background work, if any. Called once before the first batch."""
+
+    @abc.abstractmethod
+    async def process(self, batch: Any, ctx: BatchContext) -> Any:
+        """Transform one OTLP export request of ``ctx.signal`` and return it."""
+
+    async def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Flush and release resources. Idempotent; safe without ``start``."""

@@ -1,0 +1,259 @@
+"""Runs the processor chain of each signal: decode, process, encode, export, count.
+
+The pipeline alone forwards. Processors transform; this module owns ordering, per-stage timing,
+item counts, derived-data export and the failure policy of shared/DESIGN.md section 4:
+
+* a request that does not decode is the client's error (`RequestError`, INVALID_ARGUMENT);
+* a processor that raises fails the request (INTERNAL): forwarding data a processor could not
+  handle might let raw PII through, and retrying the same input would fail again;
+* the downstream's answer decides the rest (`sidecar.exporter.ExportError`).
+
+With an empty chain the received bytes are forwarded untouched (byte-identical pass-through).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+
+from sidecar.component import (
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    BatchContext,
+    Processor,
+    Signal,
+    count_items,
+)
+from sidecar.config import SidecarConfig
+from sidecar.exporter import ExportError, OtlpExporter
+from sidecar.registry import FACTORIES
+from sidecar.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+
+class RequestError(Exception):
+    """The client's request is unusable (answered INVALID_ARGUMENT, never retried)."""
+
+
+class ProcessingError(Exception):
+    """A processor failed on a batch (answered INTERNAL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    processor: Processor
+
+
+def build_processors(config: SidecarConfig) -> dict[str, Processor]:
+    """Create every processor a pipeline uses, once each (shared across signals).
+
+    Raises whatever a factory raises for a resource it cannot load (a missing NLP model, an
+    unreadable price file): start-up must fail on it.
+    """
+    used = {name for chain in config.pipelines.values() for name in chain}
+    return {
+        name: FACTORIES[spec.type].create(spec.config)
+        for name, spec in config.processors.items()
+        if name in used
+    }
+
+
+class Pipeline:
+    """Per-signal processor chains in front of one exporter."""
+
+    def __init__(
+        self,
+        config: SidecarConfig,
+        exporter: OtlpExporter,
+        telemetry: Telemetry,
+        processors: Mapping[str, Processor] | None = None,
+    ) -> None:
+        self._exporter = exporter
+        self._telemetry = telemetry
+        self._processors = dict(build_processors(config) if processors is None else processors)
+        self._chains: dict[Signal, tuple[Stage, ...]] = {
+            signal: tuple(Stage(n, self._processors[n]) for n in config.pipelines.get(signal, ()))
+            for signal in Signal
+        }
+        self._started = False
+        self._stopped = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        t = telemetry
+        self._received = {s: t.received_items.labels(s.value) for s in Signal}
+        self._exported = {s: t.exported_items.labels(s.value) for s in Signal}
+        self._stage_time = {
+            (s, st.name): t.processor_duration.labels(s.value, st.name)
+            for s, chain in self._chains.items()
+            for st in chain
+        }
+        self._stage_items = {
+            (s, st.name): t.processor_items.labels(s.value, st.name)
+            for s, chain in self._chains.items()
+            for st in chain
+        }
+
+    async def start(self) -> None:
+        """Start every processor once, handing it this pipeline as its `Host`."""
+        if self._started:
+            return
+        self._started = True
+        self.loop = asyncio.get_running_loop()
+        for proc in self._processors.values():
+            await proc.start(self)
+
+    async def shutdown(self) -> None:
+        """Shut processors down (they flush derived data through `export_derived`). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for name, proc in self._processors.items():
+            try:
+                await proc.shutdown()
+            except Exception:
+                log.exception("processor shutdown failed", extra={"processor": name})
+
+    async def handle(self, signal: Signal, payload: bytes, deadline: float) -> Any:
+        """Process and forward one serialized export request; return the response to send.
+
+        Args:
+            signal: the service the request arrived on.
+            payload: the request exactly as received.
+            deadline: ``loop.time()`` by which the answer is due.
+
+        Raises:
+            RequestError: the payload is not a valid OTLP request of that signal.
+            ProcessingError: a processor raised.
+            ExportError: the downstream did not accept the data.
+        """
+        try:
+            request = REQUEST_TYPES[signal].FromString(payload)
+        except DecodeError as exc:
+            raise RequestError(f"request is not a valid OTLP {signal.value} message: {exc}") from None
+        items = count_items(signal, request)
+        self._received[signal].inc(items)
+        chain = self._chains[signal]
+        ctx = BatchContext(signal)
+        if chain:
+            request = await self._run_chain(signal, chain, request, ctx, items)
+            payload = request.SerializeToString()
+            items_out = count_items(signal, request) if ctx.rejected else items
+        else:
+            items_out = items
+
+        derived = self._derived_requests(ctx)
+        if derived:
+            # Derived data shares the batch's fate: a failure is counted, the batch's own
+            # delivery decides the answer (a retried batch derives its records again).
+            results = await asyncio.gather(
+                self._export_primary(signal, payload, items_out, deadline),
+                *(self._export_derived_batch(s, r, deadline) for s, r in derived),
+                return_exceptions=True,
+            )
+            response = results[0]
+            if isinstance(response, BaseException):
+                raise response
+        else:
+            response = await self._export_primary(signal, payload, items_out, deadline)
+
+        if ctx.rejected:
+            response = self._merge_rejections(signal, response, ctx)
+        return response
+
+    async def _run_chain(
+        self, signal: Signal, chain: tuple[Stage, ...], request: Any, ctx: BatchContext, items: int
+    ) -> Any:
+        perf = time.perf_counter
+        for stage in chain:
+            t0 = perf()
+            try:
+                request = await stage.processor.process(request, ctx)
+            except Exception as exc:
+                self._telemetry.failed_items.labels(signal.value, "processor_error").inc(items)
+                log.error(
+                    "processor failed; batch refused",
+                    extra={"processor": stage.name, "signal": signal.value,
+                           "exc_type": type(exc).__name__},
+                )
+                raise ProcessingError(
+                    f"processor {stage.name!r} failed ({type(exc).__name__}); batch not forwarded"
+                ) from exc
+            self._stage_time[signal, stage.name].observe(perf() - t0)
+            self._stage_items[signal, stage.name].inc(items)
+        return request
+
+    async def _export_primary(self, signal: Signal, payload: bytes, items: int, deadline: float):
+        if items == 0:
+            return RESPONSE_TYPES[signal]()
+        try:
+            response = await self._exporter.export(signal, payload, deadline)
+        except ExportError as err:
+            reason = "downstream_unavailable" if err.retryable else "downstream_refused"
+            self._telemetry.failed_items.labels(signal.value, reason).inc(items)
+            raise
+        rejected = _partial_rejected(signal, response)
+        self._exported[signal].inc(items - rejected)
+        if rejected:
+            self._telemetry.failed_items.labels(signal.value, "downstream_partial").inc(rejected)
+        return response
+
+    async def _export_derived_batch(self, signal: Signal, request: Any, deadline: float) -> None:
+        n = count_items(signal, request)
+        try:
+            await self._exporter.export(signal, request.SerializeToString(), deadline)
+        except ExportError:
+            self._telemetry.derived_items.labels(signal.value, "failed").inc(n)
+            raise
+        self._telemetry.derived_items.labels(signal.value, "exported").inc(n)
+
+    async def export_derived(self, signal: Signal, request: Any) -> None:
+        """`Host` API: export derived data outside a batch, within the exporter's timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._exporter.timeout
+        await self._export_derived_batch(signal, request, deadline)
+
+    @staticmethod
+    def _derived_requests(ctx: BatchContext) -> list[tuple[Signal, Any]]:
+        out: list[tuple[Signal, Any]] = []
+        if ctx.derived_logs:
+            out.append((Signal.LOGS,
+                        logs_service_pb2.ExportLogsServiceRequest(resource_logs=ctx.derived_logs)))
+        if ctx.derived_metrics:
+            out.append((Signal.METRICS, metrics_service_pb2.ExportMetricsServiceRequest(
+                resource_metrics=ctx.derived_metrics)))
+        return out
+
+    @staticmethod
+    def _merge_rejections(signal: Signal, response: Any, ctx: BatchContext) -> Any:
+        merged = RESPONSE_TYPES[signal]()
+        merged.CopyFrom(response)
+        ps = merged.partial_success
+        field = _REJECTED_FIELD[signal]
+        setattr(ps, field, getattr(ps, field) + ctx.rejected)
+        reasons = "; ".join(ctx.rejection_reasons)
+        ps.error_message = f"{ps.error_message}; {reasons}" if ps.error_message else reasons
+        return merged
+
+
+_REJECTED_FIELD = {
+    Signal.TRACES: "rejected_spans",
+    Signal.LOGS: "rejected_log_records",
+    Signal.METRICS: "rejected_data_points",
+}
+
+
+def _partial_rejected(signal: Signal, response: Any) -> int:
+    if not response.HasField("partial_success"):
+        return 0
+    return getattr(response.partial_success, _REJECTED_FIELD[signal])
+
+

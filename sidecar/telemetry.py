@@ -1,0 +1,123 @@
+"""The sidecar's own health: Prometheus metrics on ``/metrics`` and JSON logs.
+
+Logs describe the sidecar (start, stop, config, downstream errors by kind), never the
+telemetry passing through it: no attribute values, no bodies, no content. Per-item facts are
+counted in metrics, not logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from sidecar import semconv
+from sidecar.config import Endpoint
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
+)
+
+
+class Telemetry:
+    """The sidecar's own metrics, on a registry of their own (so tests can run several)."""
+
+    def __init__(self, version: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received_items = Counter(
+            semconv.OWN_RECEIVED_ITEMS, "Items (spans, log records, data points) received.",
+            ["signal"], registry=r,
+        )
+        self.exported_items = Counter(
+            semconv.OWN_EXPORTED_ITEMS, "Items accepted by the downstream.", ["signal"], registry=r
+        )
+        self.failed_items = Counter(
+            semconv.OWN_FAILED_ITEMS,
+            "Items not delivered, by reason (the client is told and may retry).",
+            ["signal", "reason"], registry=r,
+        )
+        self.requests = Counter(
+            semconv.OWN_REQUESTS, "Export requests served, by gRPC status code.",
+            ["signal", "code"], registry=r,
+        )
+        self.request_duration = Histogram(
+            semconv.OWN_REQUEST_DURATION, "Time from receiving an export request to answering it.",
+            ["signal"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.in_flight = Gauge(
+            semconv.OWN_IN_FLIGHT, "Export requests being processed now.", registry=r
+        )
+        self.processor_duration = Histogram(
+            semconv.OWN_PROCESSOR_DURATION, "Time one processor spent on one batch.",
+            ["signal", "processor"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.processor_items = Counter(
+            semconv.OWN_PROCESSOR_ITEMS, "Items that went through a processor.",
+            ["signal", "processor"], registry=r,
+        )
+        self.export_attempts = Counter(
+            semconv.OWN_EXPORT_ATTEMPTS, "Downstream export attempts, by gRPC status code.",
+            ["signal", "code"], registry=r,
+        )
+        self.derived_items = Counter(
+            semconv.OWN_DERIVED_ITEMS, "Items derived by processors (log records, data points), "
+            "by export outcome.", ["signal", "outcome"], registry=r,
+        )
+        build = Gauge(semconv.OWN_BUILD_INFO + "_info", "Build information.", ["version"],
+                      registry=r)
+        build.labels(version=version).set(1)
+        self._http: WSGIServer | None = None
+
+    def serve(self, listen: Endpoint) -> int:
+        """Serve ``/metrics`` on ``listen`` in a daemon thread; returns the bound port."""
+        if self._http is not None:
+            return self._http.server_address[1]
+        host, _, port = listen.rpartition(":")
+        self._http, _thread = start_http_server(int(port), addr=host.strip("[]"),
+                                                registry=self.registry)
+        return self._http.server_address[1]
+
+    def stop(self) -> None:
+        """Stop the ``/metrics`` server. Idempotent."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg and the record's ``extra`` fields."""
+
+    _RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._RESERVED and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # The exception type only: messages of parse errors can quote the input.
+            out["exc_type"] = record.exc_info[0].__name__
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``sidecar`` and ``processors`` loggers to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("sidecar", "processors"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False

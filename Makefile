@@ -14,6 +14,8 @@ COLLECTOR = $$(tools/build-collector.sh $(CACHE_DIR))
 
 .PHONY: help install collector run test unit integration bench lint clean
 
+# Feature areas add their targets in mk/*.mk (included below, after the core targets).
+
 help:  ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
@@ -49,3 +51,5 @@ lint: install  ## Ruff.
 
 clean:  ## Remove the venv and caches inside the repo (CACHE_DIR is kept).
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+
+include $(sort $(wildcard mk/*.mk))

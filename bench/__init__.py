@@ -1,0 +1,1 @@
+"""Benchmarks behind ``make bench``; see bench/__main__.py."""

@@ -72,3 +72,178 @@ OWN_PROCESSOR_ITEMS = f"{OWN_PREFIX}_processor_items"
 OWN_EXPORT_ATTEMPTS = f"{OWN_PREFIX}_export_attempts"
 OWN_DERIVED_ITEMS = f"{OWN_PREFIX}_derived_items"
 OWN_BUILD_INFO = f"{OWN_PREFIX}_build"
+
+# --------------------------------------------------------------------------------------------
+# Read: GenAI span conventions (processors/genai; shared/CONVENTIONS.md "Where each concept
+# lives"). Tuples are in precedence order: the first key present wins, later keys holding the
+# same concept are never added to it.
+# --------------------------------------------------------------------------------------------
+GENAI_PROVIDER_NAME = "gen_ai.provider.name"
+GENAI_SYSTEM = "gen_ai.system"
+GENAI_OPERATION_NAME = "gen_ai.operation.name"
+GENAI_REQUEST_MODEL = "gen_ai.request.model"
+GENAI_RESPONSE_MODEL = "gen_ai.response.model"
+GENAI_PROVIDER_KEYS = (
+    GENAI_PROVIDER_NAME, GENAI_SYSTEM, "gen_ai.request.provider", "llm.provider", "llm.system",
+    "ai.model.provider",
+)
+GENAI_REQUEST_MODEL_KEYS = (
+    GENAI_REQUEST_MODEL, "llm.request.model_name", "llm.model_name", "ai.model.id",
+    "embedding.model_name", "langfuse.observation.model.name",
+)
+GENAI_RESPONSE_MODEL_KEYS = (GENAI_RESPONSE_MODEL, "llm.response.model_name", "ai.response.model")
+GENAI_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+GENAI_INPUT_VALUE = "input.value"
+GENAI_INPUT_TOKENS_KEYS = (
+    "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens",
+    "llm.token_count.prompt", "ai.usage.inputTokens", "ai.usage.promptTokens",
+)
+GENAI_INPUT_MODALITY_TOKENS_KEYS = (
+    "gen_ai.usage.text.input_tokens", "gen_ai.usage.image.input_tokens",
+    "gen_ai.usage.audio.input_tokens",
+)
+GENAI_OUTPUT_TOKENS_KEYS = (
+    "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens",
+    "llm.token_count.completion", "ai.usage.outputTokens", "ai.usage.completionTokens",
+)
+GENAI_CACHE_READ_TOKENS_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.prompt_tokens_details.cached_tokens", "gen_ai.usage.details.cache_read_tokens",
+    "llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_input",
+    "ai.usage.cachedInputTokens", "ai.usage.inputTokenDetails.cacheReadTokens",
+    "gen_ai.usage.input_tokens.cached",
+)
+GENAI_CACHE_WRITE_TOKENS_KEYS = (
+    "gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.prompt_tokens_details.cache_creation_tokens",
+    "gen_ai.usage.details.cache_write_tokens", "llm.token_count.prompt_details.cache_write",
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
+)
+GENAI_REASONING_TOKENS_KEYS = (
+    "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
+    "llm.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens",
+    "ai.usage.outputTokenDetails.reasoningTokens", "gen_ai.usage.output_tokens.reasoning",
+)
+GENAI_SERVICE_TIER_KEYS = (
+    "openai.response.service_tier", "gen_ai.openai.response.service_tier",
+    "openai.request.service_tier", "gen_ai.openai.request.service_tier",
+    "gen_ai.response.service_tier", "gen_ai.request.service_tier",
+)
+GENAI_STREAMING_KEYS = ("gen_ai.request.stream", "gen_ai.request.is_stream", "llm.is_streaming")
+#: Seconds to the first chunk of a stream.
+GENAI_TIME_TO_FIRST_CHUNK_S_KEYS = (
+    "gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token",
+)
+#: Milliseconds to the first chunk (Vercel AI SDK).
+GENAI_TIME_TO_FIRST_CHUNK_MS_KEYS = ("ai.response.msToFirstChunk",)
+GENAI_OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
+GENAI_OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+GENAI_VERCEL_OPERATION_ID = "ai.operationId"
+#: Markers of Pydantic AI agent-run spans (their usage is the sum of the run's model calls).
+GENAI_PYDANTIC_AGENT_KEYS = (
+    "agent_name", "pydantic_ai.all_messages", "all_messages_events", "final_result",
+)
+#: Instrumentation scopes with a known shape.
+GENAI_SCOPE_ANTHROPIC_SDK = "com.anthropic.sdk.python"
+GENAI_SCOPE_OPENLIT_PREFIX = "openlit"
+#: Costs other tools write (read only; ours are the COST_* keys above).
+GENAI_FOREIGN_COST_KEYS = (
+    COMPAT_OPENLIT_COST, COMPAT_OPENINFERENCE_COST_TOTAL, "operation.cost",
+    "gen_ai.cost.total_cost", "gen_ai.usage.total_cost",
+)
+#: Attribute keys holding prompt / completion / system / tool content (exact keys).
+GENAI_CONTENT_KEYS = frozenset({
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+    "gen_ai.tool.definitions", "gen_ai.prompt", "gen_ai.completion", "input.value",
+    "output.value", "ai.prompt", "ai.prompt.messages", "ai.response.text", "ai.response.object",
+    "ai.response.toolCalls", "ai.response.reasoning", "ai.toolCall.args", "ai.toolCall.result",
+    "traceloop.entity.input", "traceloop.entity.output", "events", "all_messages_events",
+    "pydantic_ai.all_messages", "final_result", "request_data", "response_data",
+    "langfuse.observation.input", "langfuse.observation.output", "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result", "llm.prompt_template.template",
+    "llm.prompt_template.variables", "embedding.text",
+})
+#: Prefixes of indexed content keys (``gen_ai.prompt.0.content``, ``llm.input_messages.1...``).
+GENAI_CONTENT_KEY_PREFIXES = (
+    "gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",
+    "llm.prompts.", "llm.choices.", "embedding.embeddings.",
+)
+#: Span event / log record names whose attributes or body carry content.
+GENAI_CONTENT_EVENT_NAMES = frozenset({
+    "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message",
+    "gen_ai.tool.message", "gen_ai.choice", "gen_ai.content.prompt", "gen_ai.content.completion",
+    "gen_ai.client.inference.operation.details",
+})
+
+# --------------------------------------------------------------------------------------------
+# Derived metrics and inference logs (processors/metrics, processors/logs); the Prometheus
+# series they become after the collector's prometheus exporter translates them (checked by
+# tests/integration/test_metric_names.py), as used by collector-config/alerts and dashboards.
+# --------------------------------------------------------------------------------------------
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+#: Counter of LLM calls by outcome (``error.type`` absent on success).
+METRIC_REQUESTS = "gen_ai.client.requests"
+#: Counter of LLM spans we could not price, by ``gen_ai.usage.cost.reason``.
+METRIC_UNPRICED = "gen_ai.client.operation.unpriced"
+#: Counter of spend by cost part (``gen_ai.cost.type``: input, output, cache_read, cache_write).
+METRIC_COST_USAGE = "gen_ai.client.cost.usage"
+#: Counter of responses by normalized finish reason.
+METRIC_FINISH_REASONS = "gen_ai.client.response.finish_reasons"
+#: Counter of spans whose content went through redaction, by ``redaction.pii.status``.
+METRIC_REDACTION_SPANS = "redaction.pii.spans"
+#: Counter of spans in which an entity type was found, by ``redaction.pii.type``.
+METRIC_REDACTION_ENTITIES = "redaction.pii.entities"
+
+UNIT_TOKEN = "{token}"
+UNIT_SECONDS = "s"
+UNIT_USD = "USD"
+UNIT_REQUEST = "{request}"
+UNIT_SPAN = "{span}"
+UNIT_RESPONSE = "{response}"
+
+#: Datapoint attributes of the derived metrics.
+GENAI_TOKEN_TYPE = "gen_ai.token.type"
+GENAI_COST_TYPE = "gen_ai.cost.type"
+GENAI_FINISH_REASON = "gen_ai.response.finish_reason"
+REDACTION_TYPE = "redaction.pii.type"
+
+#: Log records derived per LLM call.
+EVENT_INFERENCE = "gen_ai.inference"
+LOG_DURATION = "gen_ai.client.operation.duration"
+LOG_FINISH_REASONS = "gen_ai.response.finish_reasons"
+LOG_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+LOG_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+LOG_CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+LOG_CACHE_WRITE_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+LOG_REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+LOG_PROMPT_TEMPLATE = "gen_ai.prompt.template.name"
+LOG_PROMPT_TEMPLATE_VERSION = "gen_ai.prompt.template.version"
+LOG_PROMPT_PREVIEW = "gen_ai.prompt.preview"
+LOG_RESPONSE_PREVIEW = "gen_ai.response.preview"
+#: Where prompt templates are found on spans (read), first present wins.
+PROMPT_TEMPLATE_KEYS = (
+    "gen_ai.prompt.template.name", "traceloop.prompt.key", "llm.prompt_template.name",
+    "langfuse.observation.prompt.name",
+)
+PROMPT_TEMPLATE_VERSION_KEYS = (
+    "gen_ai.prompt.template.version", "traceloop.prompt.version", "llm.prompt_template.version",
+    "langfuse.observation.prompt.version",
+)
+
+# Prometheus series (collector prometheus exporter, default translation: units in braces
+# dropped, ``s`` -> ``seconds``, other units appended verbatim, counters get ``_total``).
+PROM_TOKEN_USAGE = "gen_ai_client_token_usage"
+PROM_OPERATION_DURATION = "gen_ai_client_operation_duration_seconds"
+PROM_OPERATION_COST = "gen_ai_client_operation_cost_USD"
+PROM_TIME_TO_FIRST_CHUNK = "gen_ai_client_operation_time_to_first_chunk_seconds"
+PROM_REQUESTS = "gen_ai_client_requests_total"
+PROM_UNPRICED = "gen_ai_client_operation_unpriced_total"
+PROM_COST_USAGE = "gen_ai_client_cost_usage_USD_total"
+PROM_FINISH_REASONS = "gen_ai_client_response_finish_reasons_total"
+PROM_REDACTION_SPANS = "redaction_pii_spans_total"
+PROM_REDACTION_ENTITIES = "redaction_pii_entities_total"
+#: Recording rules holding the budgets the alert rules compare with (USD).
+PROM_BUDGET_DAILY = "genai:budget_daily_usd"
+PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"

@@ -36,7 +36,7 @@ class Sidecar:
         self.config = config
         self.telemetry = telemetry or Telemetry(version())
         self.exporter = OtlpExporter(config.exporter, self.telemetry)
-        self.pipeline = Pipeline(config, self.exporter, self.telemetry)
+        self.pipeline = Pipeline.from_config(config, self.exporter, self.telemetry)
         self.receiver = OtlpReceiver(config.server, self.pipeline, self.telemetry)
         self.port: int | None = None
         self.metrics_port: int | None = None

@@ -284,15 +284,19 @@ def build_config(
     try:
         raw = RawSidecarConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(errors + _pydantic_errors(exc, ()), source) from None
-
+        errors.extend(_pydantic_errors(exc, ()))
+        raw = None
+    # Processor settings are checked even when the top level failed: report everything at once.
+    section = raw.processors if raw is not None else data.get("processors")
     specs: dict[str, ProcessorSpec] = {}
-    for name, settings in raw.processors.items():
-        type_name = name.split("/", 1)[0]
+    for name, settings in (section if isinstance(section, dict) else {}).items():
+        type_name = str(name).split("/", 1)[0]
         factory = registry.FACTORIES.get(type_name)
         if factory is None:
             known = ", ".join(sorted(registry.FACTORIES)) or "(none)"
-            errors.append(f"processors.{name}: unknown processor type {type_name!r}; known: {known}")
+            errors.append(
+                f"processors.{name}: unknown processor type {type_name!r}; known: {known}"
+            )
             continue
         try:
             cfg = factory.config_type.model_validate(settings or {})
@@ -300,6 +304,8 @@ def build_config(
             errors.extend(_pydantic_errors(exc, ("processors", name)))
             continue
         specs[name] = ProcessorSpec(name=name, type=type_name, config=cfg)
+    if raw is None:
+        raise ConfigError(errors, source)
 
     pipelines: dict[Signal, tuple[str, ...]] = {}
     for signal in Signal:

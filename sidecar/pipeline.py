@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,19 +71,30 @@ def build_processors(config: SidecarConfig) -> dict[str, Processor]:
 class Pipeline:
     """Per-signal processor chains in front of one exporter."""
 
+    @classmethod
+    def from_config(
+        cls, config: SidecarConfig, exporter: OtlpExporter, telemetry: Telemetry
+    ) -> Pipeline:
+        """Build every configured processor (see `build_processors`) and chain them."""
+        procs = build_processors(config)
+        chains = {s: [(n, procs[n]) for n in chain] for s, chain in config.pipelines.items()}
+        return cls(chains, exporter, telemetry)
+
     def __init__(
         self,
-        config: SidecarConfig,
+        chains: Mapping[Signal, Sequence[tuple[str, Processor]]],
         exporter: OtlpExporter,
         telemetry: Telemetry,
-        processors: Mapping[str, Processor] | None = None,
     ) -> None:
+        """Chains of named processors per signal (a missing signal passes through)."""
         self._exporter = exporter
         self._telemetry = telemetry
-        self._processors = dict(build_processors(config) if processors is None else processors)
         self._chains: dict[Signal, tuple[Stage, ...]] = {
-            signal: tuple(Stage(n, self._processors[n]) for n in config.pipelines.get(signal, ()))
-            for signal in Signal
+            signal: tuple(Stage(n, p) for n, p in chains.get(signal, ())) for signal in Signal
+        }
+        # Each processor once, though it may serve several signals (e.g. redaction).
+        self._processors: dict[str, Processor] = {
+            st.name: st.processor for chain in self._chains.values() for st in chain
         }
         self._started = False
         self._stopped = False
@@ -138,7 +149,9 @@ class Pipeline:
         try:
             request = REQUEST_TYPES[signal].FromString(payload)
         except DecodeError as exc:
-            raise RequestError(f"request is not a valid OTLP {signal.value} message: {exc}") from None
+            raise RequestError(
+                f"request is not a valid OTLP {signal.value} message: {exc}"
+            ) from None
         items = count_items(signal, request)
         self._received[signal].inc(items)
         chain = self._chains[signal]

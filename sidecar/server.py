@@ -132,9 +132,9 @@ class OtlpReceiver:
             try:
                 response = await self._pipeline.handle(signal, payload, deadline)
             except RequestError as exc:
-                code, msg, md = grpc.StatusCode.INVALID_ARGUMENT, str(exc), None
+                code, msg, md = grpc.StatusCode.INVALID_ARGUMENT, str(exc), ()
             except ProcessingError as exc:
-                code, msg, md = grpc.StatusCode.INTERNAL, str(exc), None
+                code, msg, md = grpc.StatusCode.INTERNAL, str(exc), ()
             except ExportError as err:
                 code, msg, md = self._status_for(err)
             else:
@@ -146,14 +146,14 @@ class OtlpReceiver:
             self._in_flight -= 1
             self._telemetry.in_flight.dec()
 
-    def _status_for(self, err: ExportError) -> tuple[grpc.StatusCode, str, tuple | None]:
+    def _status_for(self, err: ExportError) -> tuple[grpc.StatusCode, str, tuple]:
         if err.code is grpc.StatusCode.RESOURCE_EXHAUSTED and err.retryable:
             delay = err.retry_after or self._config.retry_after
             return err.code, err.message, retry_info_metadata(err.code, err.message, delay)
         if err.retryable:
             # Whatever the downstream said, the client should hold the data and retry.
-            return grpc.StatusCode.UNAVAILABLE, err.message, None
-        return err.code, err.message, None
+            return grpc.StatusCode.UNAVAILABLE, err.message, ()
+        return err.code, err.message, ()
 
     def _count(self, signal: Signal, code: grpc.StatusCode, t0: float) -> None:
         self._requests[signal, code].inc()

@@ -31,14 +31,17 @@ def record(name: str, section: str, doc: Path = DOC) -> None:
     block = f"{start}\n{section.strip()}\n{end}"
     text = doc.read_text("utf-8") if doc.exists() else "# Performance\n"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text)
+    else:
+        text = f"{text.rstrip()}\n\n{block}\n"
     doc.write_text(text, "utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {list(BENCHES)})")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run; not recorded)")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: {list(BENCHES)})")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds; nothing recorded")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHES]
     if unknown:

@@ -172,10 +172,13 @@ class Sink:
     adds RetryInfo). Not thread-safe: use from the test's event loop.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None,
+                 tls: grpc.ServerCredentials | None = None) -> None:
         self.port = port or free_port()
+        self.tls = tls
         self.received: dict[Signal, list[Any]] = {s: [] for s in Signal}
         self.calls = 0
+        self.metadata: list[dict[str, str]] = []
         self.fail_with: grpc.StatusCode | None = None
         self.fail_times: int | None = None
         self.retry_after: float | None = None
@@ -199,7 +202,10 @@ class Sink:
                     request_deserializer=REQUEST_TYPES[sig].FromString,
                     response_serializer=lambda m: m.SerializeToString(),
                 )}),))
-        server.add_insecure_port(self.endpoint)
+        if self.tls is not None:
+            server.add_secure_port(self.endpoint, self.tls)
+        else:
+            server.add_insecure_port(self.endpoint)
         await server.start()
         self._server = server
         return self
@@ -209,6 +215,7 @@ class Sink:
             from sidecar.server import retry_info_metadata
 
             self.calls += 1
+            self.metadata.append({k: v for k, v in context.invocation_metadata() or ()})
             if self.hold is not None:
                 await self.hold.wait()
             if self.fail_with is not None and (self.fail_times is None or self.fail_times > 0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import subprocess
 import urllib.request
 from typing import Any
 
@@ -178,6 +179,35 @@ async def test_downstream_resource_exhausted_with_retry_info_is_retried(sink, si
     sink.fail_with, sink.fail_times, sink.retry_after = grpc.StatusCode.RESOURCE_EXHAUSTED, 1, 0.01
     await export(endpoint(sidecar), Signal.TRACES, make_traces(11, 5), timeout=10)
     assert sink.calls == 2
+
+
+async def test_exporter_tls_with_custom_ca_headers_and_gzip(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=downstream.test", "-addext", "subjectAltName=DNS:downstream.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    sink = await Sink(tls=creds).start()
+    cfg = build_config({
+        "server": {"listen": "127.0.0.1:0"},
+        "exporter": {"endpoint": sink.endpoint, "timeout": "5s",
+                     "headers": {"Authorization": "Bearer t0ken"}, "compression": "gzip",
+                     "tls": {"enabled": True, "ca_file": str(cert),
+                             "server_name_override": "downstream.test"}},
+        "telemetry": {"metrics_listen": None},
+    }, "test", {})
+    app = Sidecar(cfg)
+    await app.start()
+    try:
+        await export(endpoint(app), Signal.TRACES, make_traces(15, 2))
+        assert sink.items(Signal.TRACES) == 2
+        assert sink.metadata[0]["authorization"] == "Bearer t0ken"
+    finally:
+        await app.stop()
+        await sink.stop()
 
 
 async def test_health_serving_then_not_serving_on_drain(sink):

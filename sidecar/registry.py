@@ -39,6 +39,8 @@ class Factory:
         )
 
 
-_PACKAGES: tuple[ModuleType, ...] = ()
+import processors.cost  # noqa: E402 - after Factory: packages import sidecar modules
+
+_PACKAGES: tuple[ModuleType, ...] = (processors.cost,)
 
 FACTORIES: dict[str, Factory] = {f.type: f for f in map(Factory.of, _PACKAGES)}

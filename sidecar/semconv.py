@@ -28,6 +28,23 @@ COST_REASON = "gen_ai.usage.cost.reason"
 COST_PRICING_REF = "gen_ai.usage.cost.pricing.ref"
 COST_PRICING_VERSION = "gen_ai.usage.cost.pricing.version"
 
+# Values and extra keys of the cost processor (processors/cost).
+COST_STATUS_PRICED = "priced"
+COST_STATUS_UNPRICED = "unpriced"
+COST_STATUS_NO_USAGE = "no_usage"
+COST_STATUS_PREEXISTING = "preexisting"
+#: The call is priced on another span (Anthropic SDK span under an instrumentation span).
+COST_STATUS_DUPLICATE = "duplicate"
+COST_SOURCE_LOCAL = "local"
+COST_REASON_NO_MODEL = "no_model"
+#: String array on priced spans: what limits the answer (values below).
+COST_CAVEATS = "gen_ai.usage.cost.caveats"
+COST_CAVEAT_CACHE_DETAIL_MISSING = "cache_detail_missing"
+COST_CAVEAT_INPUT_EXCLUDED_CACHE = "input_excluded_cache"
+COST_CAVEAT_OUTPUT_EXCLUDED_REASONING = "output_excluded_reasoning"
+COST_CAVEAT_INVALID_COUNTS = "invalid_counts_ignored"
+COST_CAVEAT_MAY_BE_ESTIMATED = "tokens_may_be_estimated"
+
 # Optional compatibility keys, off by default.
 COMPAT_OPENLIT_COST = "gen_ai.usage.cost"
 COMPAT_OPENINFERENCE_COST_TOTAL = "llm.cost.total"
@@ -72,6 +89,12 @@ OWN_PROCESSOR_ITEMS = f"{OWN_PREFIX}_processor_items"
 OWN_EXPORT_ATTEMPTS = f"{OWN_PREFIX}_export_attempts"
 OWN_DERIVED_ITEMS = f"{OWN_PREFIX}_derived_items"
 OWN_BUILD_INFO = f"{OWN_PREFIX}_build"
+# Cost processor (processors/cost).
+OWN_COST_SPANS = f"{OWN_PREFIX}_cost_spans"
+OWN_COST_UNPRICED = f"{OWN_PREFIX}_cost_unpriced_spans"
+OWN_COST_OVERRIDE_RELOADS = f"{OWN_PREFIX}_cost_override_reloads"
+OWN_COST_RELOAD_OK = "ok"
+OWN_COST_RELOAD_FAILED = "failed"
 
 # --------------------------------------------------------------------------------------------
 # Read: GenAI span conventions (processors/genai; shared/CONVENTIONS.md "Where each concept

@@ -413,9 +413,8 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
             ranks[concept] = rank
         elif found[concept] != value:
             conflicts = True
-    if not marker:
-        if scope_name != sc.GENAI_SCOPE_ANTHROPIC_SDK:
-            return None
+    if not marker and scope_name != sc.GENAI_SCOPE_ANTHROPIC_SDK:
+        return None
     operation = _operation(found, span.kind)
     if operation is None:
         if scope_name != sc.GENAI_SCOPE_ANTHROPIC_SDK:

@@ -74,3 +74,30 @@ def check_exprs(exprs: dict[str, str], tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rules, sort_keys=False), "utf-8")
     result = run("check", "rules", str(path))
     assert result.returncode == 0, f"promtool check rules failed:\n{result.stdout}{result.stderr}"
+
+
+#: Grafana's built-in and our template variables, as a plain Prometheus query sees them.
+GRAFANA_DEFAULTS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
+                    "$service": ".*", "$provider": ".*", "$model": ".*"}
+
+
+def to_promql(expr: str, values: dict[str, str] | None = None) -> str:
+    """A dashboard query with its Grafana variables replaced (``values`` override defaults)."""
+    subst = {**GRAFANA_DEFAULTS, **(values or {})}
+    for var in sorted(subst, key=len, reverse=True):
+        expr = expr.replace(var, subst[var])
+    return expr
+
+
+def dashboard_queries(values: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Every panel query of every dashboard: (``file / panel title / refId``, PromQL)."""
+    import json
+
+    out = []
+    for path in sorted(DASHBOARDS_DIR.glob("*.json")):
+        doc = json.loads(path.read_text("utf-8"))
+        for panel in doc["panels"]:
+            for target in panel["targets"]:
+                where = f"{path.name} / {panel['title']} / {target['refId']}"
+                out.append((where, to_promql(target["expr"], values)))
+    return out

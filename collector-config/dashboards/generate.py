@@ -1,0 +1,230 @@
+"""Writes the Grafana dashboards of this directory from one description (names from semconv).
+
+    .venv/bin/python collector-config/dashboards/generate.py
+
+The JSON files are committed (Grafana provisioning reads them as they are);
+tests/unit/test_dashboards.py fails when they differ from what this script writes. Every
+panel query sits at ``panels[].targets[].expr``; the template variables are ``datasource``
+(a Prometheus data source), ``service``, ``provider`` and ``model``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+from sidecar import semconv as sc  # noqa: E402
+
+
+def label(key: str) -> str:
+    """The Prometheus label an OTLP attribute key becomes."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+SERVICE = label(sc.SERVICE_NAME)
+PROVIDER = label(sc.GENAI_PROVIDER_NAME)
+MODEL = label(sc.GENAI_REQUEST_MODEL)
+ERROR = label(sc.ERROR_TYPE)
+TOKEN_TYPE = label(sc.GENAI_TOKEN_TYPE)
+COST_TYPE = label(sc.GENAI_COST_TYPE)
+FINISH = label(sc.GENAI_FINISH_REASON)
+REASON = label(sc.COST_REASON)
+PII_STATUS = label(sc.REDACTION_STATUS)
+PII_TYPE = label(sc.REDACTION_TYPE)
+TEAM, FEATURE = "team", "feature"  # the default attribution dimensions (processors/metrics)
+
+SEL = f'{SERVICE}=~"$service",{PROVIDER}=~"$provider",{MODEL}=~"$model"'
+SVC = f'{SERVICE}=~"$service"'
+RI = "$__rate_interval"
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _hist_quantile(q: float, metric: str, by: str = "") -> str:
+    return (f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) "
+            f"(rate({metric}_bucket{{{SEL}}}[{RI}])))")
+
+
+def _target(expr: str, legend: str, ref: str, instant: bool = False) -> dict:
+    t = {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref}
+    if instant:
+        t.update(instant=True, range=False, format="table")
+    return t
+
+
+def panel(title: str, kind: str, targets: list[tuple[str, str]], unit: str, w: int = 12,
+          h: int = 8, description: str = "", instant: bool = False) -> dict:
+    """One panel: ``targets`` are (expr, legend) pairs."""
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}}
+        if kind == "timeseries" else {"reduceOptions": {"calcs": ["lastNotNull"]}},
+        "targets": [_target(e, lg, chr(ord("A") + i), instant)
+                    for i, (e, lg) in enumerate(targets)],
+        "gridPos": {"w": w, "h": h},
+    }
+
+
+def _variables() -> list[dict]:
+    def query_var(name: str, lbl: str, title: str) -> dict:
+        q = f"label_values({sc.PROM_REQUESTS}, {lbl})"
+        return {
+            "name": name, "label": title, "type": "query", "datasource": DS,
+            "query": {"query": q, "refId": f"{name}-var"}, "definition": q,
+            "refresh": 2, "includeAll": True, "multi": True, "allValue": ".*",
+            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+            "sort": 1,
+        }
+
+    return [
+        {"name": "datasource", "label": "Data source", "type": "datasource",
+         "query": "prometheus", "current": {}, "hide": 0},
+        query_var("service", SERVICE, "Service"),
+        query_var("provider", PROVIDER, "Provider"),
+        query_var("model", MODEL, "Model"),
+    ]
+
+
+def dashboard(uid: str, title: str, description: str, panels: list[dict]) -> dict:
+    """A provisioning-ready dashboard; panels are laid out left to right, top to bottom."""
+    x = y = row_h = 0
+    for i, p in enumerate(panels, start=1):
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if x + w > 24:
+            x, y, row_h = 0, y + row_h, 0
+        p["id"] = i
+        p["gridPos"] = {"x": x, "y": y, "w": w, "h": h}
+        x, row_h = x + w, max(row_h, h)
+    return {
+        "uid": uid, "title": title, "description": description,
+        "tags": ["genai", "genai-sidecar"], "editable": True, "schemaVersion": 39,
+        "version": 1, "time": {"from": "now-6h", "to": "now"}, "refresh": "1m",
+        "timezone": "", "graphTooltip": 1, "links": [], "annotations": {"list": []},
+        "templating": {"list": _variables()},
+        "panels": panels,
+    }
+
+
+def operations() -> dict:
+    req, dur, ttfc, tok = (sc.PROM_REQUESTS, sc.PROM_OPERATION_DURATION,
+                           sc.PROM_TIME_TO_FIRST_CHUNK, sc.PROM_TOKEN_USAGE)
+    return dashboard("genai-operations", "GenAI / Operations",
+                     "LLM call rate, latency, errors and time to first token (genai-sidecar).", [
+        panel("Request rate by service", "timeseries",
+              [(f"sum by ({SERVICE}) (rate({req}{{{SEL}}}[{RI}]))", f"{{{{{SERVICE}}}}}")],
+              "reqps"),
+        panel("Request rate by model", "timeseries",
+              [(f"sum by ({MODEL}) (rate({req}{{{SEL}}}[{RI}]))", f"{{{{{MODEL}}}}}")], "reqps"),
+        panel("Latency p50 / p95 / p99", "timeseries",
+              [(_hist_quantile(0.5, dur), "p50"), (_hist_quantile(0.95, dur), "p95"),
+               (_hist_quantile(0.99, dur), "p99")], "s"),
+        panel("Latency p95 by model", "timeseries",
+              [(_hist_quantile(0.95, dur, MODEL), f"{{{{{MODEL}}}}}")], "s"),
+        panel("Error rate", "timeseries",
+              [(f'(sum(rate({req}{{{SEL},{ERROR}!=""}}[{RI}])) or vector(0))'
+                f" / sum(rate({req}{{{SEL}}}[{RI}]))", "error rate")], "percentunit",
+              description="Share of LLM calls that ended in an error (error.type set)."),
+        panel("Errors by type", "timeseries",
+              [(f'sum by ({ERROR}) (rate({req}{{{SEL},{ERROR}!=""}}[{RI}]))', f"{{{{{ERROR}}}}}")],
+              "reqps"),
+        panel("Time to first token p50 / p95", "timeseries",
+              [(_hist_quantile(0.5, ttfc), "p50"), (_hist_quantile(0.95, ttfc), "p95")], "s",
+              description="Streaming calls only (spans that carry a time to first chunk)."),
+        panel("Tokens per second by type", "timeseries",
+              [(f"sum by ({TOKEN_TYPE}) (rate({tok}_sum{{{SEL}}}[{RI}]))",
+                f"{{{{{TOKEN_TYPE}}}}}")],
+              "short"),
+    ])
+
+
+def finops() -> dict:
+    cost, parts, unpriced, tok = (sc.PROM_OPERATION_COST, sc.PROM_COST_USAGE, sc.PROM_UNPRICED,
+                                  sc.PROM_TOKEN_USAGE)
+    return dashboard("genai-finops", "GenAI / FinOps",
+                     "LLM spend by model, team and feature; cost parts; price gaps.", [
+        panel("Spend in range", "stat",
+              [(f"sum(increase({cost}_sum{{{SEL}}}[$__range]))", "spend")], "currencyUSD", w=6),
+        panel("Projected month (last 24h x 30)", "stat",
+              [(f"sum(rate({cost}_sum{{{SEL}}}[1d])) * 86400 * 30", "projected")],
+              "currencyUSD", w=6),
+        panel("Unpriced spans in range", "stat",
+              [(f"sum(increase({unpriced}{{{SVC}}}[$__range])) or vector(0)", "unpriced")],
+              "short", w=6, description="LLM spans without a price: a gap in the price table."),
+        panel("Priced calls in range", "stat",
+              [(f"sum(increase({cost}_count{{{SEL}}}[$__range]))", "priced")], "short", w=6),
+        panel("Spend by model (USD/h)", "timeseries",
+              [(f"sum by ({MODEL}) (rate({cost}_sum{{{SEL}}}[{RI}])) * 3600", f"{{{{{MODEL}}}}}")],
+              "currencyUSD"),
+        panel("Spend by team (USD/h)", "timeseries",
+              [(f"sum by ({TEAM}) (rate({cost}_sum{{{SEL}}}[{RI}])) * 3600", f"{{{{{TEAM}}}}}")],
+              "currencyUSD"),
+        panel("Spend by feature (USD/h)", "timeseries",
+              [(f"sum by ({FEATURE}) (rate({cost}_sum{{{SEL}}}[{RI}])) * 3600",
+                f"{{{{{FEATURE}}}}}")], "currencyUSD"),
+        panel("Input vs output vs cache cost (USD/h)", "timeseries",
+              [(f"sum by ({COST_TYPE}) (rate({parts}{{{SEL}}}[{RI}])) * 3600",
+                f"{{{{{COST_TYPE}}}}}")], "currencyUSD"),
+        panel("Top spenders in range", "table",
+              [(f"topk(10, sum by ({SERVICE}, {TEAM}, {FEATURE}) "
+                f"(increase({cost}_sum{{{SEL}}}[$__range])))", "")], "currencyUSD",
+              instant=True),
+        panel("Cost per 1k tokens by model", "timeseries",
+              [(f"sum by ({MODEL}) (rate({cost}_sum{{{SEL}}}[{RI}])) * 1000"
+                f" / sum by ({MODEL}) (rate({tok}_sum{{{SEL}}}[{RI}]))", f"{{{{{MODEL}}}}}")],
+              "currencyUSD"),
+        panel("Unpriced spans by reason", "timeseries",
+              [(f"sum by ({REASON}) (rate({unpriced}{{{SVC}}}[{RI}]))", f"{{{{{REASON}}}}}")],
+              "short", w=24),
+    ])
+
+
+def quality() -> dict:
+    fr, spans, ents = sc.PROM_FINISH_REASONS, sc.PROM_REDACTION_SPANS, sc.PROM_REDACTION_ENTITIES
+    return dashboard("genai-quality-privacy", "GenAI / Quality & privacy",
+                     "Finish reasons, truncation, PII redaction by entity type and failures.", [
+        panel("Finish reasons", "timeseries",
+              [(f"sum by ({FINISH}) (rate({fr}{{{SEL}}}[{RI}]))", f"{{{{{FINISH}}}}}")], "short"),
+        panel("Truncation rate (finish reason length)", "timeseries",
+              [(f'(sum(rate({fr}{{{SEL},{FINISH}="length"}}[{RI}])) or vector(0))'
+                f" / sum(rate({fr}{{{SEL}}}[{RI}]))", "truncated")], "percentunit"),
+        panel("Redactions by entity type", "timeseries",
+              [(f"sum by ({PII_TYPE}) (rate({ents}{{{SVC}}}[{RI}]))", f"{{{{{PII_TYPE}}}}}")],
+              "short", description="Spans in which each entity type was found and replaced."),
+        panel("Redaction outcome", "timeseries",
+              [(f"sum by ({PII_STATUS}) (rate({spans}{{{SVC}}}[{RI}]))", f"{{{{{PII_STATUS}}}}}")],
+              "short"),
+        panel("Redaction failures in range", "stat",
+              [(f'sum(increase({spans}{{{SVC},{PII_STATUS}="failed"}}[$__range])) or vector(0)',
+                "failed")], "short", w=12,
+              description="Content withheld because it could not be analyzed (fails closed)."),
+        panel("Share of spans with PII", "stat",
+              [(f'(sum(rate({spans}{{{SVC},{PII_STATUS}="redacted"}}[$__range])) or vector(0))'
+                f" / sum(rate({spans}{{{SVC}}}[$__range]))", "with PII")], "percentunit", w=12),
+    ])
+
+
+DASHBOARDS = {"genai-operations.json": operations, "genai-finops.json": finops,
+              "genai-quality-privacy.json": quality}
+
+
+def render(name: str) -> str:
+    """The JSON text of one dashboard file."""
+    return json.dumps(DASHBOARDS[name](), indent=2, sort_keys=False) + "\n"
+
+
+def main() -> None:
+    for name in DASHBOARDS:
+        (HERE / name).write_text(render(name), "utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -58,6 +58,8 @@ class OtlpReceiver:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._stopped = False
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.port: int | None = None
         self._requests = {
             (s, c): telemetry.requests.labels(s.value, c.name)
@@ -111,6 +113,9 @@ class OtlpReceiver:
 
     async def _export(self, signal: Signal, payload: bytes, context: grpc.aio.ServicerContext):
         t0 = time.perf_counter()
+        if self._stopped:
+            self._count(signal, grpc.StatusCode.UNAVAILABLE, t0)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "genai-sidecar is shutting down", ())
         if self._in_flight >= self._config.max_in_flight_requests:
             self._count(signal, grpc.StatusCode.RESOURCE_EXHAUSTED, t0)
             msg = (f"too many requests in flight (max {self._config.max_in_flight_requests}); "
@@ -122,6 +127,7 @@ class OtlpReceiver:
                                     self._config.retry_after),
             )
         self._in_flight += 1
+        self._idle.clear()
         self._telemetry.in_flight.inc()
         try:
             loop = asyncio.get_running_loop()
@@ -144,6 +150,8 @@ class OtlpReceiver:
             await context.abort(code, msg, md)
         finally:
             self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
             self._telemetry.in_flight.dec()
 
     def _status_for(self, err: ExportError) -> tuple[grpc.StatusCode, str, tuple]:
@@ -164,16 +172,23 @@ class OtlpReceiver:
         return self._in_flight
 
     async def stop(self, grace: float) -> None:
-        """Report NOT_SERVING, refuse new calls, let in-flight ones finish within ``grace``.
+        """Report NOT_SERVING, refuse new calls, let in-flight Exports finish within ``grace``.
 
-        Idempotent; safe before `start`.
+        New Export calls are answered UNAVAILABLE (the client retries elsewhere or later).
+        Only Exports are waited for: long-lived health Watch streams are cancelled, not
+        allowed to hold the drain open. Idempotent; safe before `start`.
         """
         if self._stopped or self._server is None:
             self._stopped = True
             return
         self._stopped = True
         await self._health.enter_graceful_shutdown()
-        await self._server.stop(grace)
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning("drain deadline reached; cancelling in-flight requests",
+                        extra={"in_flight": self._in_flight, "grace_s": grace})
+        await self._server.stop(0)
 
 
 

@@ -377,3 +377,18 @@ async def test_processor_lifecycle_start_once_and_idempotent_shutdown(sink, with
     await app.stop()
     await app.stop()
     assert (proc.started, proc.stopped) == (1, 1)
+
+
+async def test_drain_deadline_bounds_shutdown_even_if_downstream_hangs(sink):
+    app = Sidecar(config(sink.endpoint, drain_timeout="200ms"))
+    await app.start()
+    sink.hold = asyncio.Event()  # never released: the downstream hangs
+    stuck = asyncio.ensure_future(export(endpoint(app), Signal.TRACES, make_traces(16, 2),
+                                         timeout=30))
+    while sink.calls == 0:
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(app.stop(), 15)  # would hang without the drain deadline
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stuck
+    assert info.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    sink.hold.set()

@@ -55,15 +55,20 @@ go_build() {
     echo "${name^^}_BIN=$bin"
     return
   fi
-  local work start gomod
+  local work start info gomod
   work=$(mktemp -d "$cache/backends/build-$name.XXXXXX")
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" RETURN
   start=$(date +%s)
-  gomod=$(cd "$work" && go mod download -json "$mod@$version" | jq -r .GoMod)
+  info=$(cd "$work" && go mod download -json "$mod@$version")
+  gomod=$(jq -r .GoMod <<< "$info")
   (
     cd "$work"
     go mod init "genai-sidecar.local/backends/$name" >/dev/null 2>&1
+    # The upstream's go.sum vouches for the same dependency versions: the checksum database
+    # behind the proxy here lacks entries for some of them (404), and go.sum needs none.
+    cp "$(jq -r .Dir <<< "$info")/go.sum" go.sum
+    chmod u+w go.sum
     go mod edit -go="$(go mod edit -json "$gomod" | jq -r .Go)"
     # Upstream replace lines, except local paths (nested modules, which we require instead).
     go mod edit -json "$gomod" |
@@ -83,29 +88,18 @@ go_build() {
   echo "${name^^}_BIN=$bin"
 }
 
-# Prometheus: Debian's package unpacked into the cache (no service is started, no root needed
-# once the package lists are present).
-prometheus() {
-  local version out
-  version=$(apt-cache policy "$PROMETHEUS_DEB" 2>/dev/null | awk '$1 == "Candidate:" {print $2}')
-  if [ -z "$version" ] || [ "$version" = "(none)" ]; then
-    log "prometheus: refreshing the package lists"
-    apt-get update -qq >&2
-    version=$(apt-cache policy "$PROMETHEUS_DEB" | awk '$1 == "Candidate:" {print $2}')
+# Prometheus: Debian's package (installs promtool too; no service starts without systemd).
+install_prometheus() {
+  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    log "prometheus: installing the Debian package $PROMETHEUS_DEB"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+      "$PROMETHEUS_DEB" >&2
   fi
-  out=$cache/backends/prometheus-${version//[:~]/_}
-  if [ ! -x "$out/usr/bin/prometheus" ]; then
-    local work
-    work=$(mktemp -d "$cache/backends/build-prometheus.XXXXXX")
-    (cd "$work" && apt-get download -qq "$PROMETHEUS_DEB=$version" >&2)
-    dpkg-deb -x "$work"/*.deb "$work/root"
-    rm -rf "$out"
-    mv "$work/root" "$out"
-    rm -rf "$work"
-    log "prometheus: unpacked $version into $out"
-  fi
-  echo "PROMETHEUS_BIN=$out/usr/bin/prometheus"
-  echo "PROMTOOL_BIN=$out/usr/bin/promtool"
+  echo "PROMETHEUS_BIN=$(command -v prometheus)"
+  echo "PROMTOOL_BIN=$(command -v promtool)"
 }
 
 for name in "${wanted[@]}"; do
@@ -113,7 +107,7 @@ for name in "${wanted[@]}"; do
     jaeger) go_build jaeger "$JAEGER_MOD" "$JAEGER_VERSION" "$JAEGER_CMD" ;;
     tempo) go_build tempo "$TEMPO_MOD" "$TEMPO_VERSION" "$TEMPO_CMD" ;;
     loki) go_build loki "$LOKI_MOD" "$LOKI_VERSION" "$LOKI_CMD" "$LOKI_PUSH" ;;
-    prometheus) prometheus ;;
+    prometheus) install_prometheus ;;
     *) echo "unknown backend: $name" >&2; exit 2 ;;
   esac
 done

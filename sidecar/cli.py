@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from processors.cost.cli import add_price
 from sidecar.app import Sidecar, version
 from sidecar.config import ConfigError, load_config
 from sidecar.telemetry import configure_logging
@@ -28,6 +29,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
         out["server.listen"] = args.listen
     if getattr(args, "downstream", None):
         out["exporter.endpoint"] = args.downstream
+    if getattr(args, "metrics_listen", None):
+        out["telemetry.metrics_listen"] = args.metrics_listen
     return out
 
 
@@ -87,6 +90,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML config file (default: the embedded default config)")
     p.add_argument("--listen", metavar="HOST:PORT", help="override server.listen")
     p.add_argument("--downstream", metavar="HOST:PORT", help="override exporter.endpoint")
+    p.add_argument("--metrics-listen", metavar="HOST:PORT",
+                   help="override telemetry.metrics_listen")
     p.set_defaults(func=cmd_run)
 
 
@@ -97,7 +102,11 @@ def _add_check_config(sub: argparse._SubParsersAction) -> None:
 
 
 #: Each adds one subcommand. Processor packages contribute theirs here, explicitly.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run, _add_check_config]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run,
+    _add_check_config,
+    add_price,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

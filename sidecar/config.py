@@ -238,7 +238,8 @@ def _substitute_env(node: Any, path: tuple[Any, ...], env: Mapping[str, str], er
     return node
 
 
-def _pydantic_errors(exc: ValidationError, prefix: tuple[Any, ...]) -> list[str]:
+def validation_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
+    """Pydantic errors as ``yaml.path: message`` lines, under ``prefix`` (for nested files)."""
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -284,7 +285,7 @@ def build_config(
     try:
         raw = RawSidecarConfig.model_validate(data)
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc, ()))
+        errors.extend(validation_errors(exc, ()))
         raw = None
     # Processor settings are checked even when the top level failed: report everything at once.
     section = raw.processors if raw is not None else data.get("processors")
@@ -301,7 +302,7 @@ def build_config(
         try:
             cfg = factory.config_type.model_validate(settings or {})
         except ValidationError as exc:
-            errors.extend(_pydantic_errors(exc, ("processors", name)))
+            errors.extend(validation_errors(exc, ("processors", name)))
             continue
         specs[name] = ProcessorSpec(name=name, type=type_name, config=cfg)
     if raw is None:

@@ -37,6 +37,11 @@ COST_STATUS_PREEXISTING = "preexisting"
 COST_STATUS_DUPLICATE = "duplicate"
 COST_SOURCE_LOCAL = "local"
 COST_REASON_NO_MODEL = "no_model"
+COST_REASON_UNKNOWN_MODEL = "unknown_model"
+COST_REASON_FINE_TUNED = "fine_tuned_model"
+COST_REASON_UNRESOLVABLE_ARN = "unresolvable_model_arn"
+COST_REASON_NOT_PER_TOKEN = "not_priced_per_token"
+COST_REASON_INCOMPLETE_USAGE = "incomplete_usage"
 #: String array on priced spans: what limits the answer (values below).
 COST_CAVEATS = "gen_ai.usage.cost.caveats"
 COST_CAVEAT_CACHE_DETAIL_MISSING = "cache_detail_missing"
@@ -58,6 +63,22 @@ REDACTION_COUNT = "redaction.pii.count"
 REDACTION_TYPES = "redaction.pii.types"
 REDACTION_STATUS = "redaction.pii.status"
 REDACTION_FAILED_TEXT = "[REDACTION_FAILED]"
+#: What a value becomes under the ``drop`` operator.
+REDACTION_DROPPED_TEXT = "[REDACTED]"
+#: Id of the pseudonym key, on spans / log records carrying ``<TYPE:hex8>`` pseudonyms.
+REDACTION_KEY_ID = "redaction.pii.key_id"
+#: Attributes of content events / log records that are never content (metadata kept as is).
+REDACTION_METADATA_KEYS = frozenset({
+    "event.name", "gen_ai.system", "gen_ai.provider.name", "gen_ai.operation.name",
+    "gen_ai.request.model", "gen_ai.response.model", "gen_ai.response.id",
+    "gen_ai.response.finish_reasons", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+    "role", "index", "finish_reason", "id", "type", "name",
+})
+#: The redaction processor's own Prometheus counters (health, never content).
+OWN_REDACTION_VALUES = "genai_sidecar_redaction_values"
+OWN_REDACTION_FAILURES = "genai_sidecar_redaction_failures"
+OWN_REDACTION_CACHE = "genai_sidecar_redaction_cache_lookups"
+OWN_REDACTION_WORKER_RESTARTS = "genai_sidecar_redaction_worker_restarts"
 
 # --------------------------------------------------------------------------------------------
 # Derived GenAI metrics (OTLP)
@@ -270,3 +291,16 @@ PROM_REDACTION_ENTITIES = "redaction_pii_entities_total"
 #: Recording rules holding the budgets the alert rules compare with (USD).
 PROM_BUDGET_DAILY = "genai:budget_daily_usd"
 PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"
+#: Where finish reasons are found on spans (read), first present wins; string or string array.
+FINISH_REASONS_KEYS = (
+    "gen_ai.response.finish_reasons", "ai.response.finishReason",
+    "gen_ai.completion.0.finish_reason", "llm.response.finish_reason",
+)
+#: ``service.name`` of the derived metrics' resource (Prometheus ``job``).
+DERIVED_SERVICE_NAME = "genai-sidecar"
+#: Instrumentation scope of the derived metrics and log records.
+DERIVED_SCOPE = "genai-sidecar"
+#: processors/metrics' own counters: attribution values folded into the overflow value, by
+#: dimension; periodic exports of the derived metrics, by outcome.
+OWN_METRICS_OVERFLOW = "genai_sidecar_metrics_attribution_overflow"
+OWN_METRICS_EXPORTS = "genai_sidecar_metrics_exports"

@@ -31,6 +31,8 @@ from genai_prices import __version__ as GENAI_PRICES_VERSION
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
+from sidecar import semconv as sc
+
 #: One rate: ((tier start, USD per token), ...) sorted by start descending; the base rate has
 #: start -1. A tier applies when the input tokens are above its start.
 Rate = tuple[tuple[int, float], ...]
@@ -191,13 +193,13 @@ def canonicalize(provider: str | None, model: str) -> Canonical:
     name = model.strip().lower()
     hint = CATALOG_PROVIDERS.get(provider or "")
     if name.startswith("ft:") or ":ft-" in name or ":ft:" in name:
-        return Canonical((), blocked="fine_tuned_model")
+        return Canonical((), blocked=sc.COST_REASON_FINE_TUNED)
     if name.startswith("arn:"):
         tail = name.rsplit("/", 1)[-1]
         if ":application-inference-profile/" in name or ":custom-model/" in name or (
             ":provisioned-model/" in name
         ):
-            return Canonical((), blocked="unresolvable_model_arn")
+            return Canonical((), blocked=sc.COST_REASON_UNRESOLVABLE_ARN)
         name, hint = tail, "aws"
     m = _VERTEX_PATH.search(name)
     if m:
@@ -294,7 +296,7 @@ class Catalog:
             mp = info.get_prices(when or datetime.now(tz=UTC), ctx)
             prices = _prices_of(mp)
             if prices.input is None and prices.output is None:
-                return Miss("not_priced_per_token")
+                return Miss(sc.COST_REASON_NOT_PER_TOKEN)
             return Match(ref=f"{prov.id}:{info.id}", version=self.version, prices=prices,
                          dated=isinstance(info.prices, list))
-        return Miss("unknown_model")
+        return Miss(sc.COST_REASON_UNKNOWN_MODEL)

@@ -8,7 +8,8 @@ never priced):
   -> ``status=duplicate`` on the parent, no amount (the SDK span carries the cost);
 * no input and no output tokens -> ``status=no_usage``;
 * no price -> ``status=unpriced`` + ``reason`` (``no_model``, ``unknown_model``,
-  ``fine_tuned_model``, ``unresolvable_model_arn``, ``not_priced_per_token``), counted;
+  ``fine_tuned_model``, ``unresolvable_model_arn``, ``not_priced_per_token``,
+  ``incomplete_usage``: input or output count missing or invalid), counted;
 * else ``status=priced``: amount, currency, source=local, the four parts, pricing ref and
   version, and ``caveats`` when the counts limit the answer (``cache_detail_missing``: priced
   without a cache discount the model has; ``input_excluded_cache``;
@@ -116,6 +117,10 @@ class Pricer:
         """Price one normalized call."""
         if call.input_tokens is None and call.output_tokens is None:
             return Quote(sc.COST_STATUS_NO_USAGE)
+        embeddings = call.operation is genai.Operation.EMBEDDINGS
+        if call.input_tokens is None or (call.output_tokens is None and not embeddings):
+            # e.g. output reported as garbage and ignored: pricing the rest would understate.
+            return Quote(sc.COST_STATUS_UNPRICED, reason=sc.COST_REASON_INCOMPLETE_USAGE)
         model = call.model
         if not model:
             return Quote(sc.COST_STATUS_UNPRICED, reason=sc.COST_REASON_NO_MODEL)
@@ -131,7 +136,7 @@ class Pricer:
             return Quote(sc.COST_STATUS_UNPRICED, reason=found.reason)
         inp = call.input_tokens or 0
         out = call.output_tokens or 0
-        if call.operation is genai.Operation.EMBEDDINGS:
+        if embeddings:
             out = 0  # embeddings are billed by input tokens only
         cost = compute(found.prices, inp, out, call.cache_read_tokens or 0,
                        call.cache_write_tokens or 0, call.reasoning_tokens or 0)

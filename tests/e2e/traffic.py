@@ -1,0 +1,133 @@
+"""Realistic LLM traffic: the OpenAI Python SDK, instrumented by a real instrumentation library,
+calling the fake LLM server, exporting OTLP/gRPC to the collector. Prompts carry personal data.
+
+One library per process (instrumentors of one SDK do not stack cleanly):
+  openai-v2      the official opentelemetry-instrumentation-openai-v2 (latest GenAI conventions,
+                 content on spans and as log events)
+  openllmetry    Traceloop's opentelemetry-instrumentation-openai (indexed gen_ai.prompt.* keys)
+  openinference  Arize's openinference-instrumentation-openai (llm.* keys, INTERNAL spans)
+
+Run: ``python -m tests.e2e.traffic --library openai-v2 --otlp 127.0.0.1:4317
+--llm http://127.0.0.1:PORT/v1 --service demo-openai-v2 --run-id abc``. Prints one JSON line:
+the service name, the trace ids of the calls and the personal data strings put in the prompts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+LIBRARIES = ("openai-v2", "openllmetry", "openinference")
+
+
+def pii_values(run_id: str) -> dict[str, str]:
+    """Personal data inserted into prompts; unique per run so stale data cannot match."""
+    return {
+        "email": f"maria.gonzalez.{run_id}@example.org",
+        "credit_card": "4111 1111 1111 1111",
+        "phone": "(415) 555-0134",
+    }
+
+
+def _prompts(pii: dict[str, str]) -> list[str]:
+    return [
+        f"My name is Maria Gonzalez, my email is {pii['email']} and my phone number is "
+        f"{pii['phone']}. Summarize my last three support tickets about the late delivery.",
+        f"Please update the card on file to {pii['credit_card']} and confirm by e-mail to "
+        f"{pii['email']}.",
+    ]
+
+
+def _instrument(library: str, tracer_provider, logger_provider) -> None:
+    if library == "openai-v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=tracer_provider,
+                                        logger_provider=logger_provider)
+    elif library == "openllmetry":
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    elif library == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    else:
+        raise SystemExit(f"unknown library {library!r}; choose from {', '.join(LIBRARIES)}")
+
+
+def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[str, object]:
+    """Make the calls; returns what was sent (service, trace ids, personal data)."""
+    # Content capture switches, read by the instrumentations at instrument() time.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_and_event")
+    os.environ.setdefault("TRACELOOP_TRACE_CONTENT", "true")
+
+    import openai
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    trace_ids: list[str] = []
+
+    class _Record(SpanProcessor):
+        def on_end(self, span) -> None:
+            trace_id = f"{span.context.trace_id:032x}"
+            if trace_id not in trace_ids:
+                trace_ids.append(trace_id)
+
+    resource = Resource.create({"service.name": service, "deployment.environment": "e2e"})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(_Record())
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp, insecure=True)))
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=otlp, insecure=True)))
+    _instrument(library, tracer_provider, logger_provider)
+
+    pii = pii_values(run_id)
+    client = openai.OpenAI(base_url=llm, api_key="sk-e2e-not-a-real-key", max_retries=0)
+    first, second = _prompts(pii)
+    system = {"role": "system", "content": "You are a concise customer support assistant."}
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[system, {"role": "user", "content": first}])
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[system, {"role": "user", "content": second}],
+        stream=True, stream_options={"include_usage": True})
+    for _ in stream:
+        pass
+    client.chat.completions.create(
+        model="o3-mini", messages=[{"role": "user", "content": first}])
+    client.embeddings.create(model="text-embedding-3-small", input=[first, second])
+
+    tracer_provider.force_flush()
+    logger_provider.force_flush()
+    tracer_provider.shutdown()
+    logger_provider.shutdown()
+    return {"library": library, "service": service, "trace_ids": trace_ids,
+            "pii": sorted(pii.values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", choices=LIBRARIES, required=True)
+    parser.add_argument("--otlp", default="127.0.0.1:4317", help="collector OTLP/gRPC endpoint")
+    parser.add_argument("--llm", required=True, help="base URL of the OpenAI-compatible server")
+    parser.add_argument("--service", help="service.name (default: demo-<library>)")
+    parser.add_argument("--run-id", default="demo", help="makes the personal data unique")
+    args = parser.parse_args()
+    sent = run(args.library, args.otlp, args.llm, args.service or f"demo-{args.library}",
+               args.run_id)
+    json.dump(sent, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

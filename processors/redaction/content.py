@@ -1,0 +1,249 @@
+"""Find content in spans and log records and put the redacted text back.
+
+Phase one (`ContentWalker.collect`) visits a batch and returns one `Record` per span or log
+record that holds content, each with its `Leaf` texts: plain string attributes, every string
+leaf of a JSON-string attribute (parsed, so escaped non-ASCII such as ``Th\\u00e9r\\u00e8se``
+is seen as ``Thérèse``; a JSON string inside a leaf, like tool call arguments, is parsed in
+turn), every string leaf of structured AnyValues (kvlist / array) in attributes, span events
+and log bodies. Phase two (`Record.apply`) writes the results back: leaves first, then JSON
+values are re-serialized with the same structure, then the summary attributes.
+
+Nothing here analyzes text and nothing is logged; values over the size caps become failed
+leaves without being looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.common.v1 import common_pb2
+
+from processors.redaction.config import LogBodies, RedactionConfig
+from processors.redaction.operators import FAILED, Redacted
+from sidecar import semconv
+
+#: Keys inside messages whose values are structure, not content.
+_STRUCTURAL_KEYS = frozenset({"role", "type", "finish_reason", "mime_type", "modality"})
+_SUMMARY_KEYS = frozenset({semconv.REDACTION_COUNT, semconv.REDACTION_TYPES,
+                           semconv.REDACTION_STATUS, semconv.REDACTION_KEY_ID})
+_MAX_JSON_DEPTH = 4
+_KEY_MEMO_LIMIT = 8192
+
+
+class Status:
+    CLEAN = "clean"
+    REDACTED = "redacted"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Leaf:
+    """One text to analyze and where its replacement goes."""
+
+    text: str
+    patterns_only: bool
+    set: Callable[[str], None]
+    #: Decided without analysis (over the size cap).
+    forced: Redacted | None = None
+
+
+@dataclass(slots=True)
+class Record:
+    """One span or log record with content."""
+
+    attributes: Any  # the repeated KeyValue field that receives the summary
+    leaves: list[Leaf] = field(default_factory=list)
+    #: Re-serializers of JSON values, innermost first.
+    finalizers: list[Callable[[], None]] = field(default_factory=list)
+
+    def apply(self, results: dict[tuple[str, bool], Redacted], key_id: str | None) -> Redacted:
+        """Write replacements and the summary; returns the record's total (text unused)."""
+        count = 0
+        types: set[str] = set()
+        failed = pseudo = False
+        for leaf in self.leaves:
+            r = leaf.forced or results.get((leaf.text, leaf.patterns_only), FAILED)
+            if r.failed:
+                failed = True
+            elif r.count:
+                count += r.count
+                types.update(r.types)
+                pseudo = pseudo or r.pseudonymized
+            if r.failed or r.count:
+                leaf.set(r.text)
+        for fin in self.finalizers:
+            fin()
+        status = Status.FAILED if failed else Status.REDACTED if count else Status.CLEAN
+        _set_summary(self.attributes, count, sorted(types), status,
+                     key_id if pseudo else None)
+        return Redacted("", count, frozenset(types), failed=failed)
+
+
+def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str | None) -> None:
+    kept = [kv for kv in attrs if kv.key not in _SUMMARY_KEYS]
+    if len(kept) != len(attrs):
+        del attrs[:]
+        attrs.extend(kept)
+    kv = attrs.add()
+    kv.key = semconv.REDACTION_COUNT
+    kv.value.int_value = count
+    kv = attrs.add()
+    kv.key = semconv.REDACTION_TYPES
+    kv.value.array_value.values.extend(common_pb2.AnyValue(string_value=t) for t in types)
+    kv = attrs.add()
+    kv.key = semconv.REDACTION_STATUS
+    kv.value.string_value = status
+    if key_id:
+        kv = attrs.add()
+        kv.key = semconv.REDACTION_KEY_ID
+        kv.value.string_value = key_id
+
+
+class KeyMatcher:
+    """Is an attribute key a content key? Exact keys plus precompiled patterns, memoized."""
+
+    def __init__(self, keys: Iterable[str], patterns: Iterable[str]) -> None:
+        self._exact = frozenset(keys)
+        pats = list(patterns)
+        self._rx = re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
+        self._memo: dict[str, bool] = {}
+
+    def __call__(self, key: str) -> bool:
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = key in self._exact or bool(self._rx is not None and self._rx.fullmatch(key))
+            if len(self._memo) >= _KEY_MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
+
+class ContentWalker:
+    """Collects the content of a traces or logs request. Built once from config."""
+
+    def __init__(self, config: RedactionConfig) -> None:
+        c = config.content
+        self._is_content_key = KeyMatcher(c.keys, c.key_patterns)
+        self._event_names = frozenset(c.event_names)
+        self._log_bodies = c.log_bodies
+        self._scan_all = c.scan_all_attributes
+        self._max_text = config.limits.max_text_chars
+        self._max_value = config.limits.max_value_chars
+
+    # -- entry points ---------------------------------------------------------------------
+    def collect_traces(self, request: Any) -> list[Record]:
+        records = []
+        for rs in request.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    rec = Record(span.attributes)
+                    self._attributes(rec, span.attributes, content_event=False)
+                    for event in span.events:
+                        self._attributes(rec, event.attributes,
+                                         content_event=event.name in self._event_names)
+                    if rec.leaves:
+                        records.append(rec)
+        return records
+
+    def collect_logs(self, request: Any) -> list[Record]:
+        records = []
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                for lr in sl.log_records:
+                    rec = Record(lr.attributes)
+                    genai = self._is_genai_log(lr)
+                    self._attributes(rec, lr.attributes, content_event=genai)
+                    if lr.HasField("body"):
+                        full = self._log_bodies is LogBodies.ALL or (
+                            self._log_bodies is LogBodies.GENAI_EVENTS and genai)
+                        if full or self._scan_all:
+                            self._any_value(rec, lr.body, patterns_only=not full, depth=0)
+                    if rec.leaves:
+                        records.append(rec)
+        return records
+
+    # -- visitors -------------------------------------------------------------------------
+    def _is_genai_log(self, lr: Any) -> bool:
+        if lr.event_name in self._event_names:
+            return True
+        for kv in lr.attributes:
+            if kv.key == "event.name":
+                return kv.value.string_value in self._event_names
+        return False
+
+    def _attributes(self, rec: Record, attrs: Any, content_event: bool) -> None:
+        for kv in attrs:
+            key = kv.key
+            if key in _SUMMARY_KEYS:
+                continue
+            if self._is_content_key(key) or (
+                content_event and key not in semconv.REDACTION_METADATA_KEYS
+            ):
+                self._any_value(rec, kv.value, patterns_only=False, depth=0)
+            elif self._scan_all:
+                self._any_value(rec, kv.value, patterns_only=True, depth=0)
+
+    def _any_value(self, rec: Record, av: Any, patterns_only: bool, depth: int) -> None:
+        kind = av.WhichOneof("value")
+        if kind == "string_value":
+            self._string(rec, av.string_value,
+                         lambda s, av=av: setattr(av, "string_value", s), patterns_only, depth)
+        elif kind == "array_value":
+            for v in av.array_value.values:
+                self._any_value(rec, v, patterns_only, depth)
+        elif kind == "kvlist_value":
+            for kv in av.kvlist_value.values:
+                if kv.key not in _STRUCTURAL_KEYS:
+                    self._any_value(rec, kv.value, patterns_only, depth)
+
+    def _string(self, rec: Record, text: str, setter: Callable[[str], None],
+                patterns_only: bool, depth: int) -> None:
+        if not text or text.isspace():
+            return
+        if len(text) > self._max_value:
+            rec.leaves.append(Leaf("", patterns_only, setter, forced=FAILED))
+            return
+        head = text.lstrip()[:1]
+        if head in ("{", "[") and depth < _MAX_JSON_DEPTH:
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict | list):
+                dirty = [False]
+                self._json(rec, obj, patterns_only, depth + 1, dirty)
+                ascii_only = "\\u" in text
+                compact = '", "' not in text and '": ' not in text
+
+                def finalize(obj=obj, setter=setter, a=ascii_only, c=compact, d=dirty) -> None:
+                    # Untouched JSON stays byte-identical; changed JSON keeps its structure.
+                    if d[0]:
+                        setter(json.dumps(obj, ensure_ascii=a,
+                                          separators=(",", ":") if c else None))
+
+                rec.finalizers.append(finalize)
+                return
+        if len(text) > self._max_text:
+            rec.leaves.append(Leaf("", patterns_only, setter, forced=FAILED))
+            return
+        rec.leaves.append(Leaf(text, patterns_only, setter))
+
+    def _json(self, rec: Record, node: Any, patterns_only: bool, depth: int,
+              dirty: list[bool]) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in items:
+            if isinstance(v, str):
+                if isinstance(node, dict) and k in _STRUCTURAL_KEYS:
+                    continue
+
+                def set_leaf(s: str, n=node, k=k) -> None:
+                    n[k] = s
+                    dirty[0] = True
+
+                self._string(rec, v, set_leaf, patterns_only, depth)
+            elif isinstance(v, dict | list):
+                self._json(rec, v, patterns_only, depth, dirty)

@@ -1,0 +1,262 @@
+"""Presidio engines built from an explicit spec: nothing is downloaded, nothing is implicit.
+
+`EngineSpec` is the picklable description a worker process builds its engines from (once, at
+worker start-up). `Analyzer` holds the engines and analyzes batches of texts:
+
+* NER mode: a spaCy model loaded by its pinned name with only the ``ner`` component (the
+  tagger, parser, lemmatizer... cost time and Presidio needs none of them; lemmas are the
+  lower-cased tokens), run through ``nlp.pipe`` over the batch, then Presidio's recognizers.
+* patterns mode: Presidio's ``NoOpNlpEngine``; pattern recognizers only.
+
+Before any engine is built, tldextract (used by Presidio's e-mail recognizer) is pointed at
+its bundled public-suffix snapshot, so nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from processors.redaction.config import (
+    CustomRecognizerConfig,
+    Entity,
+    Mode,
+    ModelConfig,
+    RedactionConfig,
+)
+
+log = logging.getLogger(__name__)
+
+LANGUAGE = "en"
+#: spaCy components Presidio does not need (it reads tokens and entities only).
+_EXCLUDED_COMPONENTS = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
+#: spaCy labels -> Presidio entities; others are ignored.
+_NER_MAPPING = {
+    "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION",
+    "FAC": "LOCATION", "NORP": "NRP", "ORG": "ORGANIZATION", "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+_NER_IGNORED = ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "LANGUAGE", "PRODUCT",
+                "EVENT", "WORK_OF_ART", "LAW")
+
+#: One finding: (start, end, entity type, score).
+Finding = tuple[int, int, str, float]
+
+
+class ModelError(RuntimeError):
+    """The pinned NLP model is missing or is not the pinned build (start-up must fail)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """Everything a worker needs to build its engines (picklable)."""
+
+    mode: Mode
+    model: ModelConfig
+    entities: tuple[str, ...]
+    score_threshold: float
+    thresholds: tuple[tuple[str, float], ...]
+    allow_exact: tuple[str, ...]
+    allow_regex: tuple[str, ...]
+    custom: tuple[CustomRecognizerConfig, ...]
+    #: Build the patterns-only engine too (for ``scan_all_attributes`` in NER mode).
+    patterns_pass: bool
+    nlp_batch_size: int = 16
+
+    @classmethod
+    def from_config(cls, config: RedactionConfig) -> EngineSpec:
+        return cls(
+            mode=config.mode,
+            model=config.model,
+            entities=config.enabled_entities(),
+            score_threshold=config.score_threshold,
+            thresholds=tuple(sorted(config.thresholds.items())),
+            allow_exact=tuple(config.allow_list.exact),
+            allow_regex=tuple(config.allow_list.regex),
+            custom=tuple(config.custom_recognizers),
+            patterns_pass=config.content.scan_all_attributes,
+            nlp_batch_size=config.workers.batch_size,
+        )
+
+    def fingerprint(self) -> str:
+        """Changes whenever the findings for a text could change (a cache key part)."""
+        data = json.dumps([self.mode.value, self.model.model_dump(mode="json"), self.entities,
+                           self.score_threshold, self.thresholds, self.allow_exact,
+                           self.allow_regex, [c.model_dump(mode="json") for c in self.custom]],
+                          sort_keys=True)
+        return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def verify_model(model: ModelConfig) -> Path:
+    """Check that the pinned model is installed, at its version, with its files intact.
+
+    Returns the package directory. Raises `ModelError` otherwise; never downloads.
+    """
+    try:
+        dist = metadata.distribution(model.name)
+    except metadata.PackageNotFoundError:
+        raise ModelError(
+            f"spaCy model {model.name!r} is not installed (pinned {model.name}=={model.version});"
+            " install it with the package manager, the sidecar never downloads models"
+        ) from None
+    if dist.version != model.version:
+        raise ModelError(f"spaCy model {model.name!r} is version {dist.version}; "
+                         f"pinned {model.version}")
+    record_file = next((f for f in dist.files or () if f.name == "RECORD"), None)
+    raw = Path(record_file.locate()).read_bytes() if record_file is not None else b""
+    record = raw.decode("utf-8", "replace")
+    if model.record_sha256:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != model.record_sha256:
+            raise ModelError(f"spaCy model {model.name!r} RECORD sha256 {digest} does not match "
+                             f"the pinned {model.record_sha256}")
+        for line in record.splitlines():
+            path, _, rest = line.partition(",")
+            algo_digest = rest.rpartition(",")[0]
+            if not path.startswith(f"{model.name}/") or not algo_digest.startswith("sha256="):
+                continue
+            data = Path(dist.locate_file(path)).read_bytes()
+            got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            if got != algo_digest.removeprefix("sha256="):
+                raise ModelError(f"spaCy model file {path} does not match its recorded hash")
+    return Path(dist.locate_file(model.name))
+
+
+def preseed_tldextract() -> None:
+    """Make tldextract use its bundled suffix-list snapshot: no fetch, no disk cache."""
+    import tldextract
+    import tldextract.tldextract as impl
+
+    extractor = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
+                                      fallback_to_snapshot=True)
+    extractor("sidecar.example.com")  # builds the suffix trie now, not on the first e-mail
+    impl.TLD_EXTRACTOR = extractor
+
+
+def _ner_engine(model: ModelConfig):
+    import spacy
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+    class PinnedSpacyNlpEngine(SpacyNlpEngine):
+        """SpacyNlpEngine that loads one verified model with only NER and never downloads."""
+
+        def load(self) -> None:
+            verify_model(model)
+            nlp = spacy.load(model.name, exclude=list(_EXCLUDED_COMPONENTS))
+            self.nlp = {LANGUAGE: nlp}
+
+        def _doc_to_nlp_artifact(self, doc, language):
+            artifacts = super()._doc_to_nlp_artifact(doc, language)
+            # Without the lemmatizer, lower-cased tokens serve the context enhancer.
+            artifacts.lemmas = [t.lower_ for t in doc]
+            artifacts.keywords = artifacts.set_keywords(self, artifacts.lemmas, language)
+            return artifacts
+
+    ner_config = NerModelConfiguration(
+        model_to_presidio_entity_mapping=_NER_MAPPING, labels_to_ignore=list(_NER_IGNORED),
+    )
+    engine = PinnedSpacyNlpEngine(models=[{"lang_code": LANGUAGE, "model_name": model.name}],
+                                  ner_model_configuration=ner_config)
+    engine.load()
+    return engine
+
+
+def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    from processors.redaction import recognizers
+
+    wanted = frozenset(spec.entities)
+    registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+    registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
+    kept = []
+    for rec in registry.recognizers:
+        if isinstance(rec, SpacyRecognizer) and not with_ner:
+            continue
+        if wanted.intersection(rec.supported_entities):
+            kept.append(rec)
+    registry.recognizers = kept
+    registry.recognizers.extend(recognizers.secret_recognizers(wanted))
+    if Entity.STREET_ADDRESS.value in wanted:
+        registry.recognizers.append(recognizers.street_address_recognizer())
+    registry.recognizers.extend(recognizers.custom_recognizers(spec.custom))
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
+                          supported_languages=[LANGUAGE], default_score_threshold=0.0)
+
+
+class Analyzer:
+    """The Presidio engines of one process. Build once; ``analyze`` many times.
+
+    Not thread-safe; one per worker process (or per CLI run / test session).
+    """
+
+    def __init__(self, spec: EngineSpec) -> None:
+        import regex
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        preseed_tldextract()
+        self.spec = spec
+        self._entities = list(spec.entities)
+        self._thresholds = dict(spec.thresholds)
+        self._allow_exact = frozenset(spec.allow_exact)
+        self._allow_regex = (regex.compile("|".join(f"(?:{r})" for r in spec.allow_regex))
+                             if spec.allow_regex else None)
+        noop = NoOpNlpEngine(models=[{"lang_code": LANGUAGE, "model_name": "none"}])
+        noop.load()
+        self._patterns = None
+        self._ner = None
+        if spec.mode is Mode.NER:
+            self._nlp_engine = _ner_engine(spec.model)
+            self._ner = _analyzer_engine(self._nlp_engine, spec, with_ner=True)
+            if spec.patterns_pass:
+                self._patterns = _analyzer_engine(noop, spec, with_ner=False)
+        else:
+            self._patterns = _analyzer_engine(noop, spec, with_ner=False)
+        self._noop = noop
+        # Warm every recognizer up (lazy loads, regex compilation) before the first batch.
+        self.analyze(["Warm-up: John Smith, john@example.com, 10 Downing Street."], [False])
+
+    def analyze(self, texts: list[str], patterns_only: list[bool]) -> list[list[Finding]]:
+        """Findings per text, sorted by start. ``patterns_only[i]`` skips NER for text i.
+
+        Raises whatever Presidio raises; the caller fails the batch closed.
+        """
+        out: list[list[Finding]] = [[] for _ in texts]
+        ner_idx = [i for i, p in enumerate(patterns_only) if not p and self._ner is not None]
+        pat_idx = [i for i in range(len(texts)) if i not in set(ner_idx)]
+        if ner_idx:
+            docs = self._nlp_engine.process_batch([texts[i] for i in ner_idx], LANGUAGE,
+                                                  batch_size=self.spec.nlp_batch_size)
+            for i, (_text, artifacts) in zip(ner_idx, docs, strict=True):
+                out[i] = self._run(self._ner, texts[i], artifacts)
+        engine = self._patterns
+        if pat_idx and engine is None:  # NER mode without a patterns pass: use the NER engine
+            engine = self._ner
+        for i in pat_idx:
+            artifacts = self._noop.process_text(texts[i], LANGUAGE) if engine is self._patterns \
+                else None
+            out[i] = self._run(engine, texts[i], artifacts)
+        return out
+
+    def _run(self, engine, text: str, artifacts) -> list[Finding]:
+        results = engine.analyze(text=text, language=LANGUAGE, entities=self._entities,
+                                 nlp_artifacts=artifacts)
+        found: list[Finding] = []
+        floor = self.spec.score_threshold
+        for r in results:
+            if r.score < self._thresholds.get(r.entity_type, floor):
+                continue
+            value = text[r.start:r.end]
+            if value in self._allow_exact or (
+                self._allow_regex is not None and self._allow_regex.fullmatch(value)
+            ):
+                continue
+            found.append((r.start, r.end, r.entity_type, round(float(r.score), 4)))
+        found.sort()
+        return found

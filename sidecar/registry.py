@@ -40,7 +40,8 @@ class Factory:
 
 
 import processors.cost  # noqa: E402 - after Factory: packages import sidecar modules
+import processors.redaction  # noqa: E402
 
-_PACKAGES: tuple[ModuleType, ...] = (processors.cost,)
+_PACKAGES: tuple[ModuleType, ...] = (processors.cost, processors.redaction)
 
 FACTORIES: dict[str, Factory] = {f.type: f for f in map(Factory.of, _PACKAGES)}

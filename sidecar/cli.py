@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from processors.cost.cli import add_price
+from processors.redaction.cli import add_redact
 from sidecar.app import Sidecar, version
 from sidecar.config import ConfigError, load_config
 from sidecar.telemetry import configure_logging
@@ -106,6 +107,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run,
     _add_check_config,
     add_price,
+    add_redact,
 ]
 
 

@@ -1,9 +1,11 @@
 """A small OpenAI-compatible LLM server for the end-to-end suite and ``make demo``.
 
 Answers ``POST /v1/chat/completions`` (plain and streamed, with ``usage`` including cached and
-reasoning token details) and ``POST /v1/embeddings``. Token counts are derived from the request
-text, so they vary per call like real ones; the answer repeats the user's first e-mail address,
-so responses carry personal data too (as real assistants' answers do).
+reasoning token details) and ``POST /v1/embeddings``. Over-long prompts answer 400
+(``context_length_exceeded``); a small ``max_tokens`` truncates (finish reason ``length``).
+Token counts are derived from the request text, so they vary per call like real ones; the answer
+repeats the user's first e-mail address, so responses carry personal data too (as real
+assistants' answers do).
 
 Run: ``python -m tests.e2e.fake_llm --port 0`` prints ``fake-llm listening on port N``.
 """
@@ -26,6 +28,8 @@ RESPONSE_MODELS = {
     "o3-mini": "o3-mini-2025-01-31",
     "text-embedding-3-small": "text-embedding-3-small",
 }
+#: Prompts longer than this many tokens answer 400 context_length_exceeded.
+CONTEXT_WINDOW = 4096
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
@@ -101,7 +105,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, request: dict[str, Any]) -> None:
         model = str(request.get("model", "gpt-4o-mini"))
         prompt = _text_of(request.get("messages", []))
+        if _tokens(prompt) > CONTEXT_WINDOW:
+            self._json(400, {"error": {
+                "message": f"This model's maximum context length is {CONTEXT_WINDOW} tokens.",
+                "type": "invalid_request_error", "param": "messages",
+                "code": "context_length_exceeded"}})
+            return
         answer = _answer(prompt)
+        # A small max_tokens cuts the answer: finish reason "length", as the real API does.
+        limit = request.get("max_completion_tokens") or request.get("max_tokens")
+        finish = "stop"
+        if limit and _tokens(answer) > int(limit):
+            answer, finish = answer[: 4 * int(limit)], "length"
         usage = _usage(prompt, answer, model)
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
@@ -111,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "id": ident, "object": "chat.completion", "created": created,
                 "model": response_model, "system_fingerprint": "fp_e2e",
                 "service_tier": "default",
-                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
                              "message": {"role": "assistant", "content": answer,
                                          "refusal": None}}],
                 "usage": usage,
@@ -138,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         chunk({"role": "assistant", "content": ""}, None)
         for word in answer.split(" "):
             chunk({"content": word + " "}, None)
-        chunk({}, "stop")
+        chunk({}, finish)
         if (request.get("stream_options") or {}).get("include_usage"):
             chunk({}, None, with_usage=True)
         self.wfile.write(b"data: [DONE]\n\n")

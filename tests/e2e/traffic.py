@@ -6,6 +6,12 @@ One library per process (instrumentors of one SDK do not stack cleanly):
                  content on spans and as log events)
   openllmetry    Traceloop's opentelemetry-instrumentation-openai (indexed gen_ai.prompt.* keys)
   openinference  Arize's openinference-instrumentation-openai (llm.* keys, INTERNAL spans)
+  manual         no library: the app writes GenAI convention spans itself around a streamed call,
+                 with the time to the first chunk (which none of the libraries records)
+Every run makes: a chat call, a streamed chat call, a reasoning-model call, a truncated call
+(finish reason length), a call to a self-hosted model no price table knows, a call rejected by
+the server (context length exceeded) and an embeddings call. The resource carries the
+attribution dimensions team and feature.
 
 Run: ``python -m tests.e2e.traffic --library openai-v2 --otlp 127.0.0.1:4317
 --llm http://127.0.0.1:PORT/v1 --service demo-openai-v2 --run-id abc``. Prints one JSON line:
@@ -15,11 +21,13 @@ the service name, the trace ids of the calls and the personal data strings put i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import time
 
-LIBRARIES = ("openai-v2", "openllmetry", "openinference")
+LIBRARIES = ("openai-v2", "openllmetry", "openinference", "manual")
 
 
 def pii_values(run_id: str) -> dict[str, str]:
@@ -54,8 +62,69 @@ def _instrument(library: str, tracer_provider, logger_provider) -> None:
         from openinference.instrumentation.openai import OpenAIInstrumentor
 
         OpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+    elif library == "manual":
+        pass
     else:
         raise SystemExit(f"unknown library {library!r}; choose from {', '.join(LIBRARIES)}")
+
+
+def _calls(openai, client, system: dict[str, str], first: str, second: str) -> None:
+    """The SDK calls an instrumentation library describes."""
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[system, {"role": "user", "content": first}])
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[system, {"role": "user", "content": second}],
+        stream=True, stream_options={"include_usage": True})
+    for _ in stream:
+        pass
+    client.chat.completions.create(
+        model="o3-mini", messages=[{"role": "user", "content": first}])
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": second}], max_tokens=4)
+    client.chat.completions.create(
+        model="acme-support-llm-7b", messages=[{"role": "user", "content": first}])
+    with contextlib.suppress(openai.BadRequestError):
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": first * 200}])
+    client.embeddings.create(model="text-embedding-3-small", input=[first, second])
+
+
+def _manual_stream(tracer, client, system: dict[str, str], prompt: str) -> None:
+    """A streamed chat call described by the app itself with GenAI convention attributes."""
+    from opentelemetry.trace import SpanKind
+
+    messages = [system, {"role": "user", "content": prompt}]
+    with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as span:
+        span.set_attribute("gen_ai.operation.name", "chat")
+        span.set_attribute("gen_ai.provider.name", "openai")
+        span.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+        span.set_attribute("gen_ai.request.stream", True)
+        span.set_attribute("gen_ai.input.messages", json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]))
+        started = time.monotonic()
+        first_chunk = None
+        answer, usage, finish, model = [], None, None, None
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True,
+            stream_options={"include_usage": True})
+        for chunk in stream:
+            if first_chunk is None:
+                first_chunk = time.monotonic() - started
+            model = chunk.model
+            for choice in chunk.choices:
+                answer.append(choice.delta.content or "")
+                finish = choice.finish_reason or finish
+            usage = chunk.usage or usage
+        span.set_attribute("gen_ai.response.model", model)
+        span.set_attribute("gen_ai.response.time_to_first_chunk", first_chunk)
+        span.set_attribute("gen_ai.response.finish_reasons", [finish or "stop"])
+        span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
+        span.set_attribute("gen_ai.usage.cache_read.input_tokens",
+                           usage.prompt_tokens_details.cached_tokens)
+        span.set_attribute("gen_ai.output.messages", json.dumps(
+            [{"role": "assistant", "finish_reason": finish,
+              "parts": [{"type": "text", "content": "".join(answer)}]}]))
 
 
 def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[str, object]:
@@ -82,7 +151,8 @@ def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[st
             if trace_id not in trace_ids:
                 trace_ids.append(trace_id)
 
-    resource = Resource.create({"service.name": service, "deployment.environment": "e2e"})
+    resource = Resource.create({"service.name": service, "deployment.environment": "e2e",
+                                "team": "support", "feature": f"tickets-{library}"})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(_Record())
     tracer_provider.add_span_processor(
@@ -96,16 +166,10 @@ def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[st
     client = openai.OpenAI(base_url=llm, api_key="sk-e2e-not-a-real-key", max_retries=0)
     first, second = _prompts(pii)
     system = {"role": "system", "content": "You are a concise customer support assistant."}
-    client.chat.completions.create(
-        model="gpt-4o-mini", messages=[system, {"role": "user", "content": first}])
-    stream = client.chat.completions.create(
-        model="gpt-4o", messages=[system, {"role": "user", "content": second}],
-        stream=True, stream_options={"include_usage": True})
-    for _ in stream:
-        pass
-    client.chat.completions.create(
-        model="o3-mini", messages=[{"role": "user", "content": first}])
-    client.embeddings.create(model="text-embedding-3-small", input=[first, second])
+    if library == "manual":
+        _manual_stream(tracer_provider.get_tracer("e2e.manual"), client, system, first)
+    else:
+        _calls(openai, client, system, first, second)
 
     tracer_provider.force_flush()
     logger_provider.force_flush()

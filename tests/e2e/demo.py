@@ -1,0 +1,50 @@
+"""``make demo``: realistic traffic into the running local stack (``make run``).
+
+Starts the fake LLM server, runs each instrumentation library (tests/e2e/traffic.py, one process
+each) against the collector, and prints where to look at the result in each backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+from tests.e2e.fake_llm import FakeLLM
+from tests.e2e.traffic import LIBRARIES
+
+
+def main() -> int:
+    otlp = os.environ.get("COLLECTOR_OTLP_GRPC_ENDPOINT", "127.0.0.1:4317")
+    jaeger = os.environ.get("JAEGER_QUERY_HTTP_ENDPOINT", "127.0.0.1:16686")
+    tempo = os.environ.get("TEMPO_HTTP_PORT", "3200")
+    loki = os.environ.get("LOKI_HTTP_PORT", "3100")
+    prometheus = os.environ.get("PROMETHEUS_ENDPOINT", "127.0.0.1:9090")
+    run_id = uuid.uuid4().hex[:8]
+    with FakeLLM() as llm:
+        for library in LIBRARIES:
+            out = subprocess.run(
+                [sys.executable, "-m", "tests.e2e.traffic", "--library", library,
+                 "--otlp", otlp, "--llm", llm.base_url, "--service", f"demo-{library}",
+                 "--run-id", run_id],
+                check=True, capture_output=True, text=True,
+            )
+            sent = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{library:14} service {sent['service']}: {len(sent['trace_ids'])} traces, "
+                  f"e.g. {sent['trace_ids'][0]}")
+    print(f"""
+Personal data in the prompts (must appear nowhere): {', '.join(sent['pii'])}
+Look at it:
+  Jaeger      http://{jaeger}/search?service=demo-openai-v2
+  Tempo       http://127.0.0.1:{tempo}/api/traces/<trace id>
+  Loki        http://127.0.0.1:{loki}/loki/api/v1/query_range?query={{service_name="demo-openai-v2"}}
+  Prometheus  http://{prometheus}/graph?g0.expr=sum by (service_name) (gen_ai_client_operation_cost_USD_sum)
+              http://{prometheus}/alerts
+Metrics reach Prometheus within a few seconds (the sidecar's export period plus one scrape).""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

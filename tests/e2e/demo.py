@@ -15,6 +15,8 @@ import uuid
 from tests.e2e.fake_llm import FakeLLM
 from tests.e2e.traffic import LIBRARIES
 
+COST_QUERY = "sum by (service_name) (gen_ai_client_operation_cost_USD_sum)"
+
 
 def main() -> int:
     otlp = os.environ.get("COLLECTOR_OTLP_GRPC_ENDPOINT", "127.0.0.1:4317")
@@ -40,7 +42,7 @@ Look at it:
   Jaeger      http://{jaeger}/search?service=demo-openai-v2
   Tempo       http://127.0.0.1:{tempo}/api/traces/<trace id>
   Loki        http://127.0.0.1:{loki}/loki/api/v1/query_range?query={{service_name="demo-openai-v2"}}
-  Prometheus  http://{prometheus}/graph?g0.expr=sum by (service_name) (gen_ai_client_operation_cost_USD_sum)
+  Prometheus  http://{prometheus}/graph?g0.expr={COST_QUERY}
               http://{prometheus}/alerts
 Metrics reach Prometheus within a few seconds (the sidecar's export period plus one scrape).""")
     return 0

@@ -13,6 +13,7 @@ Run: ``python -m tests.e2e.fake_llm --port 0`` prints ``fake-llm listening on po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import threading
@@ -200,10 +201,8 @@ def main() -> None:
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), _Handler)
     print(f"fake-llm listening on port {server.server_address[1]}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

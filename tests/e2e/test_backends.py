@@ -1,0 +1,220 @@
+"""End to end: app -> collector -> genai-sidecar -> collector -> Jaeger, Tempo, Loki, Prometheus.
+
+Every assertion goes through a backend's own HTTP API. The stack and the traffic come from
+tests/e2e/conftest.py (free ports, two waves of real instrumentation-library traffic).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from typing import Any
+
+import pytest
+import yaml
+
+from sidecar import semconv
+from tests.e2e.conftest import Sent, Stack, get_json, get_text, poll
+from tests.e2e.traffic import LIBRARIES
+from tests.promtool import RULES_FILE, dashboard_queries
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+#: Libraries whose runs include the SDK calls (the manual one makes a single streamed call).
+SDK_LIBRARIES = [lib for lib in LIBRARIES if lib != "manual"]
+#: The replacement text of an e-mail address (shared/DESIGN.md section 3).
+REDACTED_EMAIL = "<EMAIL_ADDRESS"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading spans out of each backend's JSON
+# --------------------------------------------------------------------------------------------
+def _otlp_value(value: dict[str, Any]) -> Any:
+    for kind in ("stringValue", "boolValue", "doubleValue"):
+        if kind in value:
+            return value[kind]
+    if "intValue" in value:
+        return int(value["intValue"])
+    return value
+
+
+def tempo_spans(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Attribute maps of every span in a Tempo trace-by-id answer (OTLP/JSON)."""
+    resource_spans = (body.get("batches") or body.get("resourceSpans")
+                      or (body.get("trace") or {}).get("resourceSpans") or [])
+    out = []
+    for rs in resource_spans:
+        for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
+            for span in ss.get("spans", []):
+                out.append({a["key"]: _otlp_value(a.get("value", {}))
+                            for a in span.get("attributes", [])})
+    return out
+
+
+def jaeger_spans(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Attribute maps (tags) of every span in a Jaeger /api/traces/{id} answer."""
+    return [{t["key"]: t["value"] for t in span.get("tags", [])}
+            for trace in body.get("data") or [] for span in trace.get("spans", [])]
+
+
+def fetch_traces(sent: Sent, fetch) -> tuple[list[dict[str, Any]], str]:
+    """Every span of every trace sent, polled until each trace is there; plus the raw JSON."""
+    spans, raw = [], []
+    for trace_id in sent.trace_ids:
+        body = poll(lambda tid=trace_id: fetch(tid), f"trace {trace_id} of {sent.service}")
+        spans.extend(body[1])
+        raw.append(body[0])
+    return spans, "\n".join(raw)
+
+
+def _from_tempo(stack: Stack, trace_id: str):
+    text = get_text(f"{stack.tempo}/api/traces/{trace_id}")
+    spans = tempo_spans(json.loads(text))
+    return (text, spans) if spans else None
+
+
+def _from_jaeger(stack: Stack, trace_id: str):
+    text = get_text(f"{stack.jaeger}/api/traces/{trace_id}")
+    spans = jaeger_spans(json.loads(text))
+    return (text, spans) if spans else None
+
+
+def assert_enriched(library: str, sent: Sent, spans: list[dict[str, Any]], raw: str) -> None:
+    """Cost attributes on the LLM spans, personal data nowhere, redacted content present."""
+    leaked = [value for value in sent.pii if value in raw]
+    assert not leaked, f"{library}: personal data in the backend's trace JSON: {leaked}"
+    statuses = [s.get(semconv.COST_STATUS) for s in spans]
+    priced = [s for s in spans if s.get(semconv.COST_STATUS) == "priced"]
+    assert priced, f"{library}: no priced span; cost statuses seen: {statuses}"
+    for span in priced:
+        assert float(span[semconv.COST_AMOUNT]) > 0, span
+        assert span[semconv.COST_CURRENCY] == "USD", span
+        assert span[semconv.COST_SOURCE] == "local", span
+        assert span.get(semconv.COST_PRICING_REF), span
+    if library != "manual":
+        assert "unpriced" in statuses, (
+            f"{library}: the self-hosted model's span is not marked unpriced: {statuses}")
+    assert REDACTED_EMAIL in raw, (
+        f"{library}: no redacted e-mail address in the trace JSON (content not captured?)")
+
+
+def cost_sum(spans: list[dict[str, Any]]) -> float:
+    return math.fsum(float(s[semconv.COST_AMOUNT]) for s in spans if semconv.COST_AMOUNT in s)
+
+
+@pytest.fixture(scope="session")
+def tempo_traces(stack: Stack, sent: dict[str, Sent]) -> dict[str, tuple[list, str]]:
+    """Per library: the spans and raw JSON Tempo returns for every trace sent."""
+    return {lib: fetch_traces(record, lambda tid: _from_tempo(stack, tid))
+            for lib, record in sent.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Traces
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
+def test_tempo_has_priced_redacted_traces(library: str, sent: dict[str, Sent],
+                                          tempo_traces: dict[str, tuple[list, str]]) -> None:
+    spans, raw = tempo_traces[library]
+    assert_enriched(library, sent[library], spans, raw)
+
+
+@pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
+def test_jaeger_has_priced_redacted_traces(library: str, stack: Stack,
+                                           sent: dict[str, Sent]) -> None:
+    spans, raw = fetch_traces(sent[library], lambda tid: _from_jaeger(stack, tid))
+    assert_enriched(library, sent[library], spans, raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Logs
+# --------------------------------------------------------------------------------------------
+def _loki_streams(stack: Stack, query: str) -> list[dict[str, Any]]:
+    now = time.time_ns()
+    body = get_json(f"{stack.loki}/loki/api/v1/query_range", {
+        "query": query, "start": now - 3600 * 10**9, "end": now + 60 * 10**9,
+        "limit": 5000, "direction": "forward"})
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def _is_inference_record(stream: dict[str, Any]) -> bool:
+    labels = stream.get("stream", {})
+    return (labels.get("event_name") == semconv.EVENT_INFERENCE
+            or re.sub(r"\W", "_", semconv.LOG_DURATION) in labels)
+
+
+@pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
+def test_loki_has_redacted_inference_logs_per_trace(library: str, stack: Stack,
+                                                    sent: dict[str, Sent],
+                                                    tempo_traces) -> None:
+    record = sent[library]
+    spans, _ = tempo_traces[library]
+    assert spans, "no spans"
+    # The first call of every run is a chat call: its inference record carries its trace id.
+    trace_id = record.trace_ids[0]
+    streams = poll(
+        lambda: [s for s in _loki_streams(stack, f'{{service_name=~".+"}} | trace_id="{trace_id}"')
+                 if _is_inference_record(s)],
+        f"the inference log record of trace {trace_id} in Loki")
+    assert all(s["stream"].get("trace_id", trace_id) == trace_id for s in streams)
+    everything = json.dumps(_loki_streams(stack, f'{{service_name="{record.service}"}}'))
+    leaked = [value for value in record.pii if value in everything]
+    assert not leaked, f"{library}: personal data in Loki: {leaked}"
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics and alerts
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("series", [
+    pytest.param(semconv.PROM_TOKEN_USAGE, id="tokens"),
+    pytest.param(semconv.PROM_OPERATION_DURATION, id="duration"),
+    pytest.param(semconv.PROM_OPERATION_COST, id="cost"),
+])
+def test_prometheus_has_histogram(series: str, stack: Stack, sent: dict[str, Sent]) -> None:
+    services = "|".join(record.service for record in sent.values())
+    for suffix in ("_bucket", "_sum", "_count"):
+        found = poll(lambda s=suffix: stack.promql(
+            f'count by (service_name) ({series}{s}{{service_name=~"{services}"}})'),
+            f"{series}{suffix} in Prometheus")
+        assert {r["metric"]["service_name"] for r in found} == {
+            r.service for r in sent.values()}, found
+
+
+def test_prometheus_cost_equals_sum_over_spans(stack: Stack, tempo_traces) -> None:
+    expected = math.fsum(cost_sum(spans) for spans, _ in tempo_traces.values())
+    assert expected > 0
+    last: list[float] = []
+
+    def matches() -> bool:
+        result = stack.promql(f"sum({semconv.PROM_OPERATION_COST}_sum)")
+        last[:] = [float(result[0]["value"][1])] if result else []
+        return bool(last) and math.isclose(last[0], expected, rel_tol=1e-9, abs_tol=1e-12)
+
+    poll(matches, f"sum of {semconv.PROM_OPERATION_COST}_sum == {expected!r} (last: {last})")
+
+
+def test_alert_rules_are_loaded(stack: Stack) -> None:
+    wanted = {(group["name"], rule.get("alert") or rule.get("record"))
+              for group in yaml.safe_load(RULES_FILE.read_text("utf-8"))["groups"]
+              for rule in group["rules"]}
+    body = poll(lambda: get_json(f"{stack.prometheus}/api/v1/rules"), "Prometheus rules API")
+    loaded = {(group["name"], rule["name"]) for group in body["data"]["groups"]
+              for rule in group["rules"]}
+    assert loaded == wanted
+    unhealthy = [(g["name"], r["name"], r.get("lastError")) for g in body["data"]["groups"]
+                 for r in g["rules"] if r.get("health") == "err"]
+    assert not unhealthy
+
+
+@pytest.mark.parametrize("where,query", [
+    pytest.param(where, query, id=where) for where, query in dashboard_queries()
+])
+def test_dashboard_panel_query_returns_data(where: str, query: str, stack: Stack,
+                                            sent: dict[str, Sent]) -> None:
+    def has_data() -> list[dict[str, Any]]:
+        return [r for r in stack.promql(query) if not math.isnan(float(r["value"][1]))]
+
+    poll(has_data, f"data for the panel query {where}: {query}")

@@ -40,8 +40,12 @@ class Factory:
 
 
 import processors.cost  # noqa: E402 - after Factory: packages import sidecar modules
+import processors.logs  # noqa: E402
+import processors.metrics  # noqa: E402
 import processors.redaction  # noqa: E402
 
-_PACKAGES: tuple[ModuleType, ...] = (processors.cost, processors.redaction)
+_PACKAGES: tuple[ModuleType, ...] = (
+    processors.cost, processors.redaction, processors.metrics, processors.logs,
+)
 
 FACTORIES: dict[str, Factory] = {f.type: f for f in map(Factory.of, _PACKAGES)}

@@ -1,0 +1,114 @@
+"""Settings of the ``genai_metrics`` processor (``processors.genai_metrics`` in the config)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from sidecar.config import Duration, StrictModel
+
+#: gen_ai.client.token.usage buckets of the GenAI semantic conventions (v1.41).
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+                 16777216, 67108864)
+#: gen_ai.client.operation.duration / time_to_first_chunk buckets of the conventions, seconds.
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
+                    40.96, 81.92)
+#: gen_ai.client.operation.cost buckets, USD (a cent of a cent up to 50 dollars per call).
+COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                2.5, 5.0, 10.0, 50.0)
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
+#: Attributes the processor sets itself; an attribution dimension may not reuse them.
+_RESERVED = frozenset({
+    "service.name", "error.type", "gen_ai.provider.name", "gen_ai.operation.name",
+    "gen_ai.request.model", "gen_ai.response.model", "gen_ai.token.type", "gen_ai.cost.type",
+    "gen_ai.response.finish_reason", "gen_ai.usage.cost.reason", "redaction.pii.status",
+    "redaction.pii.type", "le",
+})
+
+
+class Dimension(StrictModel):
+    """An attribution dimension: one more attribute on every derived metric (team, feature...).
+
+    The value is taken from the first of ``span_keys`` present on the span, else the first of
+    ``resource_keys`` present on its resource. At most ``limit`` distinct values are kept (the
+    first ones seen, for the life of the process); later ones become ``overflow_value``.
+    """
+
+    #: Attribute name on the metrics (Prometheus label after translation, dots -> underscores).
+    name: str
+    #: Span attribute keys to read, first present wins.
+    span_keys: list[str] = Field(default_factory=list)
+    #: Resource attribute keys to read when no span key is present.
+    resource_keys: list[str] = Field(default_factory=list)
+    #: Distinct values kept; more are folded into ``overflow_value`` (and counted).
+    limit: int = Field(50, ge=1, le=10_000)
+    #: Value standing for every value beyond ``limit``.
+    overflow_value: str = "_other"
+    #: Value when no key is present; null leaves the attribute off.
+    missing_value: str | None = "unset"
+    #: Longest value kept; longer values are cut (values are labels, not content).
+    max_length: int = Field(64, ge=1, le=1024)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"invalid dimension name {value!r}; use lower case letters, digits, "
+                             "'_' and '.', starting with a letter or '_'")
+        if value in _RESERVED:
+            raise ValueError(f"dimension name {value!r} is set by the processor itself")
+        return value
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Dimension:
+        if not self.span_keys and not self.resource_keys:
+            raise ValueError("give span_keys, resource_keys or both")
+        return self
+
+
+def _default_dimensions() -> list[Dimension]:
+    return [
+        Dimension(name="team", span_keys=["team", "app.team"], resource_keys=["team"]),
+        Dimension(name="feature", span_keys=["feature", "app.feature"],
+                  resource_keys=["feature"]),
+    ]
+
+
+class MetricsConfig(StrictModel):
+    """Derive GenAI metrics (OTLP, semantic conventions v1.41) from LLM spans."""
+
+    #: How often the metrics are exported downstream (cumulative, so a failed export loses
+    #: nothing: the next one carries the totals).
+    interval: Duration = Field(15.0, ge=0.1, le=3600)
+    #: Deadline of one export of the derived metrics.
+    export_timeout: Duration = Field(10.0, gt=0, le=300)
+    #: Series per metric; further attribute sets go to one more series, the SDK's overflow
+    #: series (``otel.metric.overflow=true``).
+    cardinality_limit: int = Field(2000, ge=10, le=1_000_000)
+    #: Attribution dimensions added to every metric.
+    dimensions: list[Dimension] = Field(default_factory=_default_dimensions)
+    #: Bucket boundaries of gen_ai.client.operation.cost, USD, increasing.
+    cost_buckets: list[float] = Field(default_factory=lambda: list(COST_BUCKETS))
+
+    @field_validator("cost_buckets")
+    @classmethod
+    def _check_buckets(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("give at least one bucket boundary")
+        if any(not math.isfinite(v) for v in value) or any(
+            b <= a for a, b in itertools.pairwise(value)
+        ):
+            raise ValueError("bucket boundaries must be finite and strictly increasing")
+        return value
+
+    @model_validator(mode="after")
+    def _check_unique(self) -> MetricsConfig:
+        names = [d.name for d in self.dimensions]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"dimension names must be unique; repeated: {', '.join(dup)}")
+        return self

@@ -1,0 +1,398 @@
+"""The ``genai_metrics`` processor: GenAI metrics (OTLP) derived from LLM spans.
+
+Reads the normalized view of `processors.genai` and the cost attributes the ``cost`` processor
+wrote (so it runs after it), records into opentelemetry-sdk instruments, and exports the
+cumulative totals every ``interval`` through `Host.export_derived`:
+
+* ``gen_ai.client.token.usage`` (histogram, ``{token}``, ``gen_ai.token.type`` input / output),
+* ``gen_ai.client.operation.duration`` and ``gen_ai.client.operation.time_to_first_chunk``
+  (histograms, ``s``; the latter for streams whose span carries it),
+* ``gen_ai.client.operation.cost`` (histogram, ``USD``; the amount on priced and preexisting
+  spans, so its sum equals the sum of ``gen_ai.usage.cost.amount`` forwarded),
+* counters: requests by outcome (``error.type``), unpriced spans by reason, spend by cost part,
+  responses by normalized finish reason, and spans by redaction status / entity type.
+
+Only real model calls count (`LLMCall.is_model_call`: not agent aggregates, not the duplicate
+parent of an SDK span). Every request metric carries provider, operation, request and response
+model, ``service.name`` of the span's resource, and the configured attribution dimensions.
+
+Why the SDK's `InMemoryMetricReader` driven by an asyncio task rather than its periodic thread:
+the export must go through the pipeline on the event loop; a reader thread blocking on the
+loop deadlocks when flushed from the loop (shutdown), and the loop is the one place the
+pipeline's exporter may be used. The SDK still does the aggregation, bucket views, cardinality
+limits, cumulative temporality and the OTLP encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import Counter as PromCounter
+
+from processors import genai
+from processors.metrics.config import DURATION_BUCKETS, TOKEN_BUCKETS, Dimension, MetricsConfig
+from sidecar import semconv as sc
+from sidecar.component import BatchContext, Host, Processor, Signal, count_items
+
+log = logging.getLogger(__name__)
+
+_CUMULATIVE = {t: AggregationTemporality.CUMULATIVE for t in (
+    Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter,
+    ObservableGauge)}
+
+#: Finish reasons of every emitter, lower-cased -> the closed set the metrics carry.
+FINISH_REASONS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "complete": "stop",
+    "eos": "stop", "finish_reason_unspecified": "other",
+    "length": "length", "max_tokens": "length", "max_output_tokens": "length",
+    "model_length": "length", "model_context_window_exceeded": "length",
+    "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
+    "tool-calls": "tool_calls",
+    "content_filter": "content_filter", "content-filter": "content_filter",
+    "safety": "content_filter", "refusal": "content_filter", "recitation": "content_filter",
+    "blocklist": "content_filter", "prohibited_content": "content_filter",
+    "spii": "content_filter", "guardrail_intervened": "content_filter",
+    "error": "error",
+}
+_FINISH_OTHER = "other"
+
+#: Cost parts the cost processor writes -> ``gen_ai.cost.type``.
+_COST_PARTS = ((sc.COST_INPUT, "input"), (sc.COST_OUTPUT, "output"),
+               (sc.COST_CACHE_READ, "cache_read"), (sc.COST_CACHE_WRITE, "cache_write"))
+_COUNTED_STATUSES = frozenset({sc.COST_STATUS_PRICED, sc.COST_STATUS_PREEXISTING})
+_UNKNOWN_SERVICE = "unknown_service"
+
+
+def _scalar(value: Any) -> Any:
+    """A scalar AnyValue as Python (None for arrays, maps, bytes, unset)."""
+    kind = value.WhichOneof("value")
+    if kind in ("string_value", "int_value", "double_value", "bool_value"):
+        return getattr(value, kind)
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    """A string or an array of strings (JSON-encoded arrays too) as a list of strings."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [v.string_value for v in value.array_value.values if v.HasField("string_value")]
+    if kind == "string_value":
+        text = value.string_value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return [text]
+            return [str(p) for p in parsed if isinstance(p, str | int | float)]
+        return [text] if text else []
+    return []
+
+
+def finish_reason(raw: str) -> str:
+    """A finish reason of any emitter in the closed set stop, length, tool_calls,
+    content_filter, error, other."""
+    return FINISH_REASONS.get(raw.strip().lower(), _FINISH_OTHER)
+
+
+class _Dimension:
+    """One attribution dimension with its bounded set of values (first come, first kept)."""
+
+    __slots__ = ("cfg", "overflowed", "seen")
+
+    def __init__(self, cfg: Dimension) -> None:
+        self.cfg = cfg
+        self.seen: set[str] = set()
+        self.overflowed = 0
+
+    def value(self, span_attrs: dict[str, Any], resource_attrs: dict[str, Any]) -> str | None:
+        raw = None
+        for key in self.cfg.span_keys:
+            raw = span_attrs.get(key)
+            if raw is not None:
+                break
+        else:
+            for key in self.cfg.resource_keys:
+                raw = resource_attrs.get(key)
+                if raw is not None:
+                    break
+        if raw is None or raw == "":
+            return self.cfg.missing_value
+        text = str(raw)[: self.cfg.max_length]
+        if text in self.seen:
+            return text
+        if len(self.seen) < self.cfg.limit:
+            self.seen.add(text)
+            return text
+        self.overflowed += 1
+        return self.cfg.overflow_value
+
+
+class MetricsProcessor(Processor):
+    """See the module docstring.
+
+    Threading: ``process`` records on the event loop (SDK instruments are thread-safe); the
+    periodic export is an asyncio task that collects and encodes in a worker thread and
+    exports on the loop. ``flush`` exports the current totals now.
+    """
+
+    signals = frozenset({Signal.TRACES})
+
+    def __init__(self, config: MetricsConfig) -> None:
+        self.config = config
+        self._dims = [_Dimension(d) for d in config.dimensions]
+        span_keys = {k for d in config.dimensions for k in d.span_keys}
+        self._span_keys = frozenset({
+            sc.COST_AMOUNT, sc.COST_CURRENCY, sc.COST_STATUS, sc.COST_REASON,
+            *(k for k, _ in _COST_PARTS), *sc.FINISH_REASONS_KEYS, *span_keys})
+        self._resource_keys = frozenset(
+            {sc.SERVICE_NAME, *(k for d in config.dimensions for k in d.resource_keys)})
+        self._reader = InMemoryMetricReader(preferred_temporality=_CUMULATIVE)
+        limit = config.cardinality_limit
+        views = [
+            View(instrument_name=sc.METRIC_TOKEN_USAGE, aggregation_cardinality_limit=limit,
+                 aggregation=ExplicitBucketHistogramAggregation(TOKEN_BUCKETS)),
+            View(instrument_name=sc.METRIC_OPERATION_DURATION, aggregation_cardinality_limit=limit,
+                 aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS)),
+            View(instrument_name=sc.METRIC_TIME_TO_FIRST_CHUNK,
+                 aggregation_cardinality_limit=limit,
+                 aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS)),
+            View(instrument_name=sc.METRIC_OPERATION_COST, aggregation_cardinality_limit=limit,
+                 aggregation=ExplicitBucketHistogramAggregation(tuple(config.cost_buckets))),
+            *(View(instrument_name=name, aggregation_cardinality_limit=limit) for name in (
+                sc.METRIC_REQUESTS, sc.METRIC_UNPRICED, sc.METRIC_COST_USAGE,
+                sc.METRIC_FINISH_REASONS, sc.METRIC_REDACTION_SPANS,
+                sc.METRIC_REDACTION_ENTITIES)),
+        ]
+        self._provider = MeterProvider(
+            metric_readers=[self._reader], views=views,
+            resource=Resource.create({sc.SERVICE_NAME: sc.DERIVED_SERVICE_NAME}),
+        )
+        meter = self._provider.get_meter(sc.DERIVED_SCOPE)
+        self._tokens = meter.create_histogram(
+            sc.METRIC_TOKEN_USAGE, unit=sc.UNIT_TOKEN,
+            description="Number of input and output tokens used.")
+        self._duration = meter.create_histogram(
+            sc.METRIC_OPERATION_DURATION, unit=sc.UNIT_SECONDS,
+            description="GenAI operation duration.")
+        self._ttfc = meter.create_histogram(
+            sc.METRIC_TIME_TO_FIRST_CHUNK, unit=sc.UNIT_SECONDS,
+            description="Time to receive the first chunk of a streaming response.")
+        self._cost = meter.create_histogram(
+            sc.METRIC_OPERATION_COST, unit=sc.UNIT_USD,
+            description="Cost of one GenAI operation (gen_ai.usage.cost.amount).")
+        self._requests = meter.create_counter(
+            sc.METRIC_REQUESTS, unit=sc.UNIT_REQUEST,
+            description="GenAI model calls, by outcome (error.type set on errors).")
+        self._unpriced = meter.create_counter(
+            sc.METRIC_UNPRICED, unit=sc.UNIT_SPAN,
+            description="GenAI model calls that could not be priced, by reason.")
+        self._cost_parts = meter.create_counter(
+            sc.METRIC_COST_USAGE, unit=sc.UNIT_USD,
+            description="Spend by cost part (input, output, cache_read, cache_write).")
+        self._finish = meter.create_counter(
+            sc.METRIC_FINISH_REASONS, unit=sc.UNIT_RESPONSE,
+            description="Responses by normalized finish reason.")
+        self._pii_spans = meter.create_counter(
+            sc.METRIC_REDACTION_SPANS, unit=sc.UNIT_SPAN,
+            description="Spans whose content went through redaction, by status.")
+        self._pii_entities = meter.create_counter(
+            sc.METRIC_REDACTION_ENTITIES, unit=sc.UNIT_SPAN,
+            description="Spans in which an entity type was found and replaced.")
+        self.overflow_counter = PromCounter(
+            sc.OWN_METRICS_OVERFLOW,
+            "Attribution values folded into the overflow value, by dimension.",
+            ["dimension"], registry=None)
+        self.exports_counter = PromCounter(
+            sc.OWN_METRICS_EXPORTS, "Exports of the derived GenAI metrics, by outcome.",
+            ["outcome"], registry=None)
+        self._host: Host | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self, host: Host) -> None:
+        if self._host is not None:
+            return
+        self._host = host
+        telemetry = getattr(host, "telemetry", None)
+        if telemetry is not None:
+            for c in (self.overflow_counter, self.exports_counter):
+                with contextlib.suppress(ValueError):  # already registered
+                    telemetry.registry.register(c)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def shutdown(self) -> None:
+        """Stop the periodic export, export the final totals once, release the SDK."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._host is not None:
+            await self.flush()
+        await asyncio.to_thread(self._provider.shutdown)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.interval)
+            await self.flush()
+
+    async def flush(self) -> bool:
+        """Export the cumulative totals now; True when the downstream accepted them."""
+        if self._host is None:
+            return False
+        async with self._lock:  # one export at a time: totals must not arrive out of order
+            request = await asyncio.to_thread(self.collect)
+            if request is None:
+                return True
+            try:
+                await asyncio.wait_for(self._host.export_derived(Signal.METRICS, request),
+                                       self.config.export_timeout)
+            except Exception as exc:  # counted; the next export carries the totals
+                self.exports_counter.labels("failed").inc()
+                log.warning("derived metrics export failed; the next one carries the totals",
+                            extra={"exc_type": type(exc).__name__})
+                return False
+            self.exports_counter.labels("exported").inc()
+            return True
+
+    def collect(self) -> metrics_service_pb2.ExportMetricsServiceRequest | None:
+        """The current totals as an OTLP export request (None when nothing was recorded)."""
+        data = self._reader.get_metrics_data()
+        if data is None or not data.resource_metrics:
+            return None
+        request = encode_metrics(data)
+        if count_items(Signal.METRICS, request) == 0:
+            return None
+        for name, dim in ((d.cfg.name, d) for d in self._dims):
+            if dim.overflowed:
+                self.overflow_counter.labels(name).inc(dim.overflowed)
+                dim.overflowed = 0
+        return request
+
+    # -- the transform --------------------------------------------------------------------
+    async def process(self, batch: Any, ctx: BatchContext) -> Any:
+        resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+        for entry in genai.batch_view(batch, ctx.scratch):
+            call = entry.call
+            if not call.is_model_call:
+                continue
+            held = resources.get(id(entry.resource))
+            if held is None:
+                held = (entry.resource, self._pick(entry.resource.attributes,
+                                                   self._resource_keys))
+                resources[id(entry.resource)] = held
+            self._record(entry.span, call, held[1])
+        self._record_redaction(batch)
+        return batch
+
+    @staticmethod
+    def _pick(attributes: Iterable[Any], keys: frozenset[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kv in attributes:
+            if kv.key in keys and kv.key not in out:
+                out[kv.key] = kv.value
+        return out
+
+    def _record(self, span: Any, call: genai.LLMCall, resource_raw: dict[str, Any]) -> None:
+        raw = self._pick(span.attributes, self._span_keys)
+        span_attrs = {k: _scalar(v) for k, v in raw.items()}
+        resource_attrs = {k: _scalar(v) for k, v in resource_raw.items()}
+        service = resource_attrs.get(sc.SERVICE_NAME)
+        base: dict[str, Any] = {sc.SERVICE_NAME: str(service) if service else _UNKNOWN_SERVICE,
+                                sc.GENAI_OPERATION_NAME: str(call.operation)}
+        if call.provider:
+            base[sc.GENAI_PROVIDER_NAME] = call.provider
+        if call.request_model:
+            base[sc.GENAI_REQUEST_MODEL] = call.request_model
+        if call.response_model:
+            base[sc.GENAI_RESPONSE_MODEL] = call.response_model
+        for dim in self._dims:
+            value = dim.value(span_attrs, resource_attrs)
+            if value is not None:
+                base[dim.cfg.name] = value
+        outcome = base
+        if call.error_type:
+            outcome = {**base, sc.ERROR_TYPE: call.error_type}
+
+        self._requests.add(1, outcome)
+        if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
+            self._duration.record((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
+                                  outcome)
+        if call.time_to_first_chunk is not None and call.time_to_first_chunk >= 0:
+            self._ttfc.record(call.time_to_first_chunk, base)
+        if call.input_tokens is not None:
+            self._tokens.record(call.input_tokens, {**base, sc.GENAI_TOKEN_TYPE: "input"})
+        if call.output_tokens is not None:
+            self._tokens.record(call.output_tokens, {**base, sc.GENAI_TOKEN_TYPE: "output"})
+
+        status = span_attrs.get(sc.COST_STATUS)
+        amount = span_attrs.get(sc.COST_AMOUNT)
+        currency = span_attrs.get(sc.COST_CURRENCY)
+        if (status in _COUNTED_STATUSES and isinstance(amount, int | float)
+                and not isinstance(amount, bool) and amount >= 0
+                and currency in (None, "USD")):
+            self._cost.record(amount, base)
+            for key, part in _COST_PARTS:
+                value = span_attrs.get(key)
+                if isinstance(value, int | float) and value > 0:
+                    self._cost_parts.add(value, {**base, sc.GENAI_COST_TYPE: part})
+        elif status == sc.COST_STATUS_UNPRICED:
+            reason = span_attrs.get(sc.COST_REASON) or "unknown"
+            self._unpriced.add(1, {**base, sc.COST_REASON: str(reason)})
+
+        for key in sc.FINISH_REASONS_KEYS:
+            value = raw.get(key)
+            if value is not None:
+                for reason in _strings(value):
+                    self._finish.add(1, {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
+                break
+
+    def _record_redaction(self, batch: Any) -> None:
+        spans_counter, entities_counter = self._pii_spans, self._pii_entities
+        for rs in batch.resource_spans:
+            service = None
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    status = types = None
+                    for kv in span.attributes:
+                        if kv.key == sc.REDACTION_STATUS:
+                            status = kv.value.string_value
+                        elif kv.key == sc.REDACTION_TYPES:
+                            types = kv.value
+                    if not status:
+                        continue
+                    if service is None:
+                        found = self._pick(rs.resource.attributes, frozenset({sc.SERVICE_NAME}))
+                        value = found.get(sc.SERVICE_NAME)
+                        service = (value.string_value if value is not None else "") or \
+                            _UNKNOWN_SERVICE
+                    spans_counter.add(1, {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
+                    if types is not None:
+                        for t in _strings(types):
+                            entities_counter.add(1, {sc.SERVICE_NAME: service,
+                                                     sc.REDACTION_TYPE: t})
+

@@ -304,3 +304,14 @@ DERIVED_SCOPE = "genai-sidecar"
 #: dimension; periodic exports of the derived metrics, by outcome.
 OWN_METRICS_OVERFLOW = "genai_sidecar_metrics_attribution_overflow"
 OWN_METRICS_EXPORTS = "genai_sidecar_metrics_exports"
+#: Where an inference log's prompt / response preview is taken from (first present wins); only
+#: from spans the redaction processor passed (``redaction.pii.status`` clean or redacted).
+PREVIEW_PROMPT_KEYS = (
+    "gen_ai.input.messages", "gen_ai.prompt", "gen_ai.prompt.0.content", "ai.prompt.messages",
+    "ai.prompt", "llm.input_messages.0.message.content", "input.value",
+)
+PREVIEW_RESPONSE_KEYS = (
+    "gen_ai.output.messages", "gen_ai.completion", "gen_ai.completion.0.content",
+    "ai.response.text", "llm.output_messages.0.message.content", "output.value",
+)
+LOG_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"

@@ -45,6 +45,9 @@ mkdir -p "$cache/backends"
 
 log() { echo "build-backends: $*" >&2; }
 
+scratch=()  # work directories, removed on exit whatever happens
+trap 'rm -rf "${scratch[@]}"' EXIT
+
 # go_build NAME MODULE VERSION CMD_PACKAGE [EXTRA_REQUIRE...]
 go_build() {
   local name=$1 mod=$2 version=$3 cmd=$4
@@ -57,8 +60,7 @@ go_build() {
   fi
   local work start info gomod
   work=$(mktemp -d "$cache/backends/build-$name.XXXXXX")
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  scratch+=("$work")
   start=$(date +%s)
   info=$(cd "$work" && go mod download -json "$mod@$version")
   gomod=$(jq -r .GoMod <<< "$info")

@@ -82,7 +82,7 @@ app.kubernetes.io/part-of: genai-sidecar
 {{- if and .Values.autoscaling.enabled (eq .Values.mode "daemonset") }}
 {{- fail "autoscaling.enabled needs mode: deployment (a DaemonSet runs one pod per node)" }}
 {{- end }}
-{{- $ports := list .Values.sidecar.ports.otlp .Values.sidecar.ports.metrics .Values.sidecar.returnPort }}
+{{- $ports := list (int .Values.sidecar.ports.otlp) (int .Values.sidecar.ports.metrics) (int .Values.sidecar.returnPort) }}
 {{- range $name, $p := .Values.ports }}
 {{- if and $p.enabled (has (int $p.containerPort) $ports) }}
 {{- fail (printf "ports.%s.containerPort %d collides with a sidecar port (sidecar.ports, sidecar.returnPort)" $name (int $p.containerPort)) }}

@@ -1,0 +1,698 @@
+"""The Helm chart: lint, render, and validate what it renders with the tools that will read it.
+
+Every manifest is validated strictly against the Kubernetes OpenAPI schemas bundled with
+kubernetes-validate (the oldest supported and the newest version); the Prometheus Operator
+objects, whose CRDs are not bundled, against the subset of their CRD schema the chart uses.
+The collector config is validated by the collector binary, the sidecar config by
+`genai-sidecar check-config`, the price overrides by `genai-sidecar price`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.helm.conftest import (
+    BIN,
+    CHART,
+    CI_VALUES,
+    FULLNAME,
+    NAMESPACE,
+    ROOT,
+    Render,
+    run,
+)
+
+#: Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schema bundled.
+KUBE_MIN, KUBE_MAX = "1.27.0", "1.37.0"
+#: Native sidecars (restartPolicy on an init container) need 1.29.
+KUBE_MIN_NATIVE = "1.29.0"
+
+CASES = [
+    pytest.param([], KUBE_MIN, id="default"),
+    *(
+        pytest.param(
+            ["-f", str(path)],
+            KUBE_MIN_NATIVE if path.name.startswith("native") else KUBE_MIN,
+            id=path.name.removesuffix("-values.yaml"),
+        )
+        for path in sorted(CI_VALUES.glob("*-values.yaml"))
+    ),
+]
+
+
+def values_of(args: list[str]) -> dict[str, Any]:
+    return yaml.safe_load(Path(args[1]).read_text()) if args else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Prometheus Operator objects: the fields the chart writes, strictly (monitoring.coreos.com/v1)
+# ---------------------------------------------------------------------------------------------
+_META = {
+    "type": "object",
+    "required": ["name", "namespace"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+        "namespace": {"type": "string"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_DURATION = {"type": "string", "pattern": "^(0|(([0-9]+)(y|w|d|h|m|s|ms))+)$"}
+_RELABEL = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "action": {
+            "enum": [
+                "replace",
+                "keep",
+                "drop",
+                "hashmod",
+                "labelmap",
+                "labeldrop",
+                "labelkeep",
+                "lowercase",
+                "uppercase",
+                "keepequal",
+                "dropequal",
+            ]
+        },
+        "sourceLabels": {"type": "array", "items": {"type": "string"}},
+        "separator": {"type": "string"},
+        "targetLabel": {"type": "string"},
+        "regex": {"type": "string"},
+        "modulus": {"type": "integer"},
+        "replacement": {"type": "string"},
+    },
+}
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ServiceMonitor": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "ServiceMonitor"},
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["selector", "endpoints"],
+                "properties": {
+                    "selector": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"matchLabels": {"type": "object"}},
+                    },
+                    "namespaceSelector": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "matchNames": {"type": "array", "items": {"type": "string"}}
+                        },
+                    },
+                    "endpoints": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["port"],
+                            "properties": {
+                                "port": {"type": "string"},
+                                "path": {"type": "string"},
+                                "interval": _DURATION,
+                                "scrapeTimeout": _DURATION,
+                                "relabelings": {"type": "array", "items": _RELABEL},
+                                "metricRelabelings": {"type": "array", "items": _RELABEL},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "PrometheusRule": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "kind": {"const": "PrometheusRule"},
+            "metadata": _META,
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["groups"],
+                "properties": {
+                    "groups": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["name", "rules"],
+                            "properties": {
+                                "name": {"type": "string", "minLength": 1},
+                                "interval": _DURATION,
+                                "limit": {"type": "integer"},
+                                "rules": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["expr"],
+                                        "oneOf": [
+                                            {"required": ["alert"]},
+                                            {"required": ["record"]},
+                                        ],
+                                        "properties": {
+                                            "alert": {"type": "string"},
+                                            "record": {"type": "string"},
+                                            "expr": {"type": ["string", "integer"]},
+                                            "for": _DURATION,
+                                            "keep_firing_for": _DURATION,
+                                            "labels": {
+                                                "type": "object",
+                                                "additionalProperties": {"type": "string"},
+                                            },
+                                            "annotations": {
+                                                "type": "object",
+                                                "additionalProperties": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def validate_manifest(doc: dict[str, Any], kube: str) -> None:
+    if doc["kind"] in CRD_SCHEMAS:
+        jsonschema.validate(doc, CRD_SCHEMAS[doc["kind"]])
+    else:
+        kubernetes_validate.validate(doc, kube, strict=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lint and render
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_helm_lint_is_clean(helm: Path, args: list[str], kube: str) -> None:
+    """`helm lint --strict` passes for every values combination (warnings are failures)."""
+    proc = run([helm, "lint", "--strict", CHART, "--kube-version", kube, *args])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 chart(s) failed" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_every_manifest_validates_strictly(render: Render, args: list[str], kube: str) -> None:
+    """Each rendered object is valid for the oldest supported and the newest Kubernetes."""
+    for version in (kube, KUBE_MAX):
+        rendered = render(*args, kube=version)
+        assert rendered.docs
+        for doc in rendered.docs:
+            validate_manifest(doc, version)
+
+
+def test_strict_validation_rejects_an_unknown_field(render: Render) -> None:
+    """The validation above is strict: a misspelt field in a container fails it."""
+    rendered = render("--set-json", 'extraEnvs=[{"name":"A","valeu":"x"}]')
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_manifest(rendered.workload(), KUBE_MAX)
+
+
+# ---------------------------------------------------------------------------------------------
+# The configs, validated by the programs that read them
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_collector_config_validates(
+    render: Render, collector: Path, tmp_path: Path, args: list[str], kube: str
+) -> None:
+    """The collector binary accepts the rendered config (`validate --config`)."""
+    path = tmp_path / "collector.yaml"
+    path.write_text(render(*args).config("collector", "config.yaml"))
+    proc = run(
+        [collector, "validate", f"--config={path}"],
+        env={"MY_POD_IP": "10.0.0.7", "PROM_TOKEN": "t"},
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_sidecar_config_validates(
+    render: Render, tmp_path: Path, args: list[str], kube: str
+) -> None:
+    """`genai-sidecar check-config` accepts the rendered sidecar config."""
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(render(*args).config("sidecar", "sidecar.yaml"))
+    proc = run([BIN / "genai-sidecar", "check-config", path])
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_validators_reject_broken_configs(render: Render, collector: Path, tmp_path: Path) -> None:
+    """Controls: a bad key in either config fails the corresponding validator."""
+    rendered = render(
+        "--set",
+        "config.exporters.otlp_grpc/genai.no_such_setting=1",
+        "--set",
+        "sidecar.config.server.no_such_setting=1",
+    )
+    (tmp_path / "c.yaml").write_text(rendered.config("collector", "config.yaml"))
+    (tmp_path / "s.yaml").write_text(rendered.config("sidecar", "sidecar.yaml"))
+    proc = run([collector, "validate", f"--config={tmp_path / 'c.yaml'}"])
+    assert proc.returncode != 0 and "no_such_setting" in proc.stderr
+    proc = run([BIN / "genai-sidecar", "check-config", tmp_path / "s.yaml"])
+    assert proc.returncode == 2 and "server.no_such_setting: unknown key" in proc.stderr
+
+
+def test_pseudonym_operator_without_a_secret_is_rejected(render: Render, tmp_path: Path) -> None:
+    """The overrides case passes check-config only because the chart wires the Secret's file."""
+    # pseudonym.key_id is set so that RedactionConfig's key check runs: it is skipped when the
+    # pseudonym section is absent (a field validator on a defaulted field).
+    rendered = render(
+        "--set",
+        "sidecar.config.processors.redaction.default_operator.type=pseudonym",
+        "--set",
+        "sidecar.config.processors.redaction.pseudonym.key_id=k1",
+    )
+    (tmp_path / "s.yaml").write_text(rendered.config("sidecar", "sidecar.yaml"))
+    proc = run([BIN / "genai-sidecar", "check-config", tmp_path / "s.yaml"])
+    assert proc.returncode == 2 and "key_env or key_file" in proc.stderr
+
+
+def test_price_overrides_price_the_model(render: Render, tmp_path: Path) -> None:
+    """The rendered overrides file is mounted where the cost processor reads it and prices the
+    overridden model at the values' rates."""
+    args = ["-f", str(CI_VALUES / "overrides-values.yaml")]
+    text = values_of(args)["sidecar"]["priceOverrides"]["overrides"]
+    model = yaml.safe_load(text)["models"][0]
+    rendered = render(*args)
+    path = tmp_path / "overrides.yaml"
+    path.write_text(rendered.config("prices", "overrides.yaml"))
+    assert path.read_text().strip() == text.strip(), "a string is rendered verbatim"
+    proc = run(
+        [
+            BIN / "genai-sidecar",
+            "price",
+            "--model",
+            model["exact"],
+            "--input-tokens",
+            "2000",
+            "--output-tokens",
+            "1000",
+            "--overrides",
+            path,
+        ]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = (2000 * model["input"] + 1000 * model["output"]) / 1e6
+    total = next(ln for ln in proc.stdout.splitlines() if ln.startswith("total:"))
+    assert float(total.split()[1]) == pytest.approx(expected)
+    assert f"override:{model['name']}" in proc.stdout
+
+    mount = rendered.containers()["genai-sidecar"]["volumeMounts"]
+    prices = next(m for m in mount if m["name"] == "price-overrides")
+    assert "subPath" not in prices, "a subPath mount never sees ConfigMap updates (no reload)"
+    cost = rendered.sidecar_config()["processors"]["cost"]
+    assert cost["overrides_file"] == f"{prices['mountPath']}/overrides.yaml"
+
+
+# ---------------------------------------------------------------------------------------------
+# The pod: wiring between the two containers, probes, security
+# ---------------------------------------------------------------------------------------------
+def _port(endpoint: str) -> int:
+    return int(endpoint.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_collector_and_sidecar_are_wired_over_loopback(
+    render: Render, args: list[str], kube: str
+) -> None:
+    """collector -> 127.0.0.1:<sidecar listen port>; sidecar -> the otlp/enriched receiver."""
+    rendered = render(*args)
+    col, side = rendered.collector_config(), rendered.sidecar_config()
+    to_sidecar = col["exporters"]["otlp_grpc/genai"]["endpoint"]
+    assert to_sidecar == f"127.0.0.1:{_port(side['server']['listen'])}"
+    enriched = col["receivers"]["otlp/enriched"]["protocols"]["grpc"]["endpoint"]
+    assert enriched.startswith("127.0.0.1:"), "the return path must not leave the pod"
+    assert side["exporter"]["endpoint"] == enriched
+    for signal in ("traces", "logs", "metrics"):
+        assert col["service"]["pipelines"][f"{signal}/in"]["exporters"] == ["otlp_grpc/genai"]
+        assert col["service"]["pipelines"][f"{signal}/out"]["receivers"] == ["otlp/enriched"]
+
+
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_probes_target_the_health_endpoints(render: Render, args: list[str], kube: str) -> None:
+    """Sidecar: gRPC health on its OTLP port; collector: the health_check extension."""
+    rendered = render(*args)
+    containers = rendered.containers()
+    listen = _port(rendered.sidecar_config()["server"]["listen"])
+    health = _port(rendered.collector_config()["extensions"]["health_check"]["endpoint"])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert containers["genai-sidecar"][probe]["grpc"] == {"port": listen}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert containers["collector"][probe]["httpGet"] == {"path": "/", "port": health}
+    # The kubelet probes the pod IP, so the sidecar must not bind loopback only.
+    assert rendered.sidecar_config()["server"]["listen"].startswith("0.0.0.0:")
+
+
+@pytest.mark.parametrize(("args", "kube"), CASES)
+def test_containers_are_locked_down(render: Render, args: list[str], kube: str) -> None:
+    """Non-root, read-only root filesystem, no privilege escalation, every capability dropped."""
+    rendered = render(*args)
+    pod = rendered.pod_spec()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    for name, c in rendered.containers().items():
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True, name
+        assert sc["allowPrivilegeEscalation"] is False, name
+        assert sc["privileged"] is False, name
+        assert sc["capabilities"] == {"drop": ["ALL"]}, name
+        assert c["resources"]["limits"]["memory"], name
+
+
+@pytest.mark.parametrize(
+    ("sets", "changed"),
+    [
+        pytest.param(
+            ["config.processors.batch.timeout=1s"],
+            {"checksum/collector-config"},
+            id="collector-config",
+        ),
+        pytest.param(["backends.loki.enabled=true"], {"checksum/collector-config"}, id="backend"),
+        pytest.param(
+            ["sidecar.config.server.max_in_flight_requests=8"],
+            {"checksum/sidecar-config"},
+            id="sidecar-config",
+        ),
+        pytest.param(["replicaCount=5", "podLabels.team=a"], set(), id="not-config"),
+    ],
+)
+def test_config_changes_roll_the_pods(render: Render, sets: list[str], changed: set[str]) -> None:
+    """A config change changes a checksum annotation of the pod template, nothing else does."""
+
+    def checksums(*args: str) -> dict[str, str]:
+        notes = render(*args).workload()["spec"]["template"]["metadata"]["annotations"]
+        return {k: v for k, v in notes.items() if k.startswith("checksum/")}
+
+    before = checksums()
+    after = checksums(*[a for s in sets for a in ("--set", s)])
+    assert set(before) == set(after) == {"checksum/collector-config", "checksum/sidecar-config"}
+    assert {k for k in before if before[k] != after[k]} == changed
+
+
+def test_price_override_changes_roll_the_pods_only_when_asked(render: Render) -> None:
+    overrides = ["-f", str(CI_VALUES / "overrides-values.yaml")]
+    rolled = render(*overrides).workload()["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/price-overrides" in rolled
+    kept = render(*overrides, "--set", "sidecar.priceOverrides.rollPods=false")
+    assert (
+        "checksum/price-overrides"
+        not in kept.workload()["spec"]["template"]["metadata"]["annotations"]
+    )
+
+
+def test_pseudonymization_secret_is_mounted_as_a_file(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "overrides-values.yaml"))
+    volume = next(v for v in rendered.pod_spec()["volumes"] if v["name"] == "pseudonymization-key")
+    assert volume["secret"]["secretName"] == "genai-pseudonymization"
+    mount = next(
+        m
+        for m in rendered.containers()["genai-sidecar"]["volumeMounts"]
+        if m["name"] == "pseudonymization-key"
+    )
+    key_file = rendered.sidecar_config()["processors"]["redaction"]["pseudonym"]["key_file"]
+    assert key_file == f"{mount['mountPath']}/hmac-key"
+    assert mount["readOnly"] is True
+    assert not any(
+        e.get("valueFrom", {}).get("secretKeyRef")
+        for e in rendered.containers()["genai-sidecar"].get("env", [])
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Modes and optional objects
+# ---------------------------------------------------------------------------------------------
+def test_default_is_a_deployment_with_a_pdb_and_no_optional_objects(render: Render) -> None:
+    rendered = render()
+    kinds = sorted(d["kind"] for d in rendered.docs)
+    assert kinds == [
+        "ConfigMap",
+        "ConfigMap",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert rendered.one("Deployment")["spec"]["replicas"] == 2
+    service = rendered.one("Service")
+    ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+    assert ports["otlp"] == 4317 and ports["otlp-http"] == 4318
+    assert "sidecar-otlp" not in ports, "the sidecar's OTLP port is never exposed"
+    assert (
+        service["spec"]["selector"] == rendered.one("Deployment")["spec"]["selector"]["matchLabels"]
+    )
+
+
+def test_daemonset_mode(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "daemonset-values.yaml"))
+    assert not rendered.all("Deployment") and not rendered.all("PodDisruptionBudget")
+    ds = rendered.one("DaemonSet")
+    ports = {p["name"]: p for p in rendered.containers()["collector"]["ports"]}
+    assert ports["otlp"]["hostPort"] == 4317 and ports["otlp-http"]["hostPort"] == 4318
+    assert ds["spec"]["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": 1}
+    assert rendered.one("Service")["spec"]["internalTrafficPolicy"] == "Local"
+
+
+def test_hpa_scales_the_deployment(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "hpa-values.yaml"))
+    hpa, deployment = rendered.one("HorizontalPodAutoscaler"), rendered.one("Deployment")
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    targets = {
+        m["resource"]["name"]: m["resource"]["target"]["averageUtilization"]
+        for m in hpa["spec"]["metrics"]
+    }
+    assert targets == {"cpu": 65, "memory": 80}
+    assert rendered.one("PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1,
+        "selector": deployment["spec"]["selector"],
+    }
+
+
+def test_custom_backend_endpoints(render: Render) -> None:
+    args = ["-f", str(CI_VALUES / "endpoints-values.yaml")]
+    b = values_of(args)["backends"]
+    col = render(*args).collector_config()
+    ex = col["exporters"]
+    assert ex["otlp_grpc/jaeger"]["endpoint"] == b["jaeger"]["endpoint"]
+    assert ex["otlp_grpc/tempo"] == {
+        "endpoint": b["tempo"]["endpoint"],
+        "tls": {"insecure": False},
+        "headers": b["tempo"]["headers"],
+    }
+    assert ex["otlp_http/loki"]["endpoint"] == b["loki"]["endpoint"]
+    assert ex["prometheus_remote_write"]["endpoint"] == b["prometheus"]["remoteWriteEndpoint"]
+    assert "prometheus" not in ex and "debug" not in ex
+    out = {k: v["exporters"] for k, v in col["service"]["pipelines"].items() if "/out" in k}
+    assert out == {
+        "traces/out": ["otlp_grpc/jaeger", "otlp_grpc/tempo"],
+        "logs/out": ["otlp_http/loki"],
+        "metrics/out": ["prometheus_remote_write"],
+    }
+    assert col["processors"]["batch"]["timeout"] == "1s", "values.config is merged over"
+
+
+def test_service_monitor_scrapes_named_service_ports(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "monitoring-values.yaml"))
+    monitor = rendered.one("ServiceMonitor")
+    service_ports = {p["name"] for p in rendered.one("Service")["spec"]["ports"]}
+    scraped = [e["port"] for e in monitor["spec"]["endpoints"]]
+    assert scraped == ["metrics", "sidecar-metrics", "prom-exporter"]
+    assert set(scraped) <= service_ports
+    assert monitor["spec"]["selector"]["matchLabels"] == rendered.one("Service")["spec"]["selector"]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # The ports scraped are the ones the configs listen on.
+    col, side = rendered.collector_config(), rendered.sidecar_config()
+    container_ports = {
+        p["name"]: p["containerPort"] for c in rendered.containers().values() for p in c["ports"]
+    }
+    assert container_ports["sidecar-metrics"] == _port(side["telemetry"]["metrics_listen"])
+    assert container_ports["prom-exporter"] == _port(col["exporters"]["prometheus"]["endpoint"])
+    reader = col["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
+    assert container_ports["metrics"] == reader["prometheus"]["port"]
+
+
+def test_network_policy_admits_only_the_public_ports(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "native-sidecar-values.yaml"), kube=KUBE_MIN_NATIVE)
+    policy = rendered.one("NetworkPolicy")
+    admitted = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert admitted == {4317, 4318, 8888, 14319}
+    assert 14317 not in admitted and 14318 not in admitted
+    sidecar = rendered.pod_spec()["initContainers"][0]
+    assert sidecar["name"] == "genai-sidecar" and sidecar["restartPolicy"] == "Always"
+
+
+# ---------------------------------------------------------------------------------------------
+# One source of truth: alert rules, dashboards and the sidecar default live in the repository
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("link", "source"),
+    [
+        pytest.param("files/alerts", "collector-config/alerts", id="alerts"),
+        pytest.param("files/dashboards", "collector-config/dashboards", id="dashboards"),
+        pytest.param("files/sidecar-default.yaml", "sidecar/default.yaml", id="sidecar-default"),
+    ],
+)
+def test_chart_files_link_to_the_sources(link: str, source: str) -> None:
+    """The chart reads these through symlinks (helm follows them; `helm package` copies)."""
+    path = CHART / link
+    assert path.is_symlink(), f"{link} must be a symlink to {source}, not a copy"
+    assert path.resolve() == (ROOT / source).resolve()
+
+
+def test_packaged_chart_holds_the_source_files(helm: Path, tmp_path: Path) -> None:
+    proc = run([helm, "package", CHART, "--destination", tmp_path])
+    assert proc.returncode == 0, proc.stderr
+    (archive,) = tmp_path.glob("genai-sidecar-*.tgz")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        packed = {
+            n.removeprefix("genai-sidecar/"): tar.extractfile(n).read()
+            for n in names
+            if "/files/" in n
+        }
+    expected = (
+        {f"files/alerts/{p.name}": p for p in (ROOT / "collector-config/alerts").glob("*.yaml")}
+        | {
+            f"files/dashboards/{p.name}": p
+            for p in (ROOT / "collector-config/dashboards").glob("*.json")
+        }
+        | {"files/sidecar-default.yaml": ROOT / "sidecar/default.yaml"}
+    )
+    assert set(packed) == set(expected), ".helmignore keeps tests and generators out"
+    for name, path in expected.items():
+        assert packed[name] == path.read_bytes(), name
+    assert not any(n.startswith("genai-sidecar/ci/") for n in names)
+
+
+def test_prometheus_rule_is_the_rule_file_with_budgets_from_values(render: Render) -> None:
+    args = ["-f", str(CI_VALUES / "monitoring-values.yaml")]
+    values = values_of(args)["prometheusRule"]
+    rule = render(*args).one("PrometheusRule")
+    source = yaml.safe_load((ROOT / "collector-config/alerts/genai-sidecar.rules.yaml").read_text())
+    budgets = {
+        "genai:budget_daily_usd": values["budgets"]["dailyUsd"],
+        "genai:budget_monthly_usd": values["budgets"]["monthlyUsd"],
+    }
+    for group in source["groups"]:
+        for r in group["rules"]:
+            r.setdefault("labels", {}).update(values["additionalRuleLabels"])
+            if r.get("record") in budgets:
+                r["expr"] = f"vector({budgets[r['record']]})"
+    assert rule["spec"]["groups"] == source["groups"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_prometheus_rule_passes_promtool(render: Render, tmp_path: Path) -> None:
+    """The rendered groups are a valid Prometheus rule file (when promtool is installed)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (make promtool)")
+    spec = render("-f", str(CI_VALUES / "monitoring-values.yaml")).one("PrometheusRule")["spec"]
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    proc = run([promtool, "check", "rules", path])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dashboards_are_labelled_config_maps_of_the_json_files(render: Render) -> None:
+    rendered = render("-f", str(CI_VALUES / "monitoring-values.yaml"))
+    maps = [m for m in rendered.all("ConfigMap") if "-dashboard-" in m["metadata"]["name"]]
+    sources = sorted((ROOT / "collector-config/dashboards").glob("*.json"))
+    assert len(maps) == len(sources) > 0
+    for cm, src in zip(sorted(maps, key=lambda m: next(iter(m["data"]))), sources, strict=True):
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["annotations"] == {"grafana_folder": "GenAI"}
+        assert cm["metadata"]["namespace"] == NAMESPACE
+        assert cm["data"] == {src.name: src.read_text().rstrip("\n")}
+        json.loads(cm["data"][src.name])
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that cannot work are refused
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--set", "mode=statefulset"], "value must be one of", id="unknown-mode"),
+        pytest.param(
+            ["--set", "sidecar.colour=blue"], "additional properties 'colour'", id="unknown-key"
+        ),
+        pytest.param(
+            ["--set", "mode=daemonset", "--set", "autoscaling.enabled=true"],
+            "autoscaling.enabled needs mode: deployment",
+            id="daemonset-hpa",
+        ),
+        pytest.param(
+            ["--set", "ports.metrics.containerPort=14317"],
+            "collides with a sidecar",
+            id="port-collision",
+        ),
+        pytest.param(["--set", "resources.limits.memory=1Ti"], "GOMEMLIMIT", id="memory-unit"),
+        pytest.param(
+            ["--set", "serviceMonitor.enabled=true", "--set", "service.enabled=false"],
+            "serviceMonitor.enabled needs service.enabled",
+            id="monitor-no-service",
+        ),
+        pytest.param(
+            ["--set", "backends.loki.endpoint=loki:3100"],
+            "/backends/loki/endpoint",
+            id="loki-not-a-url",
+        ),
+    ],
+)
+def test_invalid_values_are_refused(render_error, args: list[str], message: str) -> None:
+    assert message in render_error(*args)
+
+
+def test_notes_name_the_endpoints(helm: Path) -> None:
+    proc = run(
+        [
+            helm,
+            "install",
+            "genai",
+            CHART,
+            "--dry-run=client",
+            "--namespace",
+            NAMESPACE,
+            "-f",
+            str(CI_VALUES / "endpoints-values.yaml"),
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    assert f"{FULLNAME}.{NAMESPACE}.svc:4317" in notes
+    assert "Jaeger jaeger-collector.tracing.svc:4317" in notes
+    assert "remote write to http://prometheus.monitoring.svc:9090/api/v1/write" in notes

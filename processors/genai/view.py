@@ -238,13 +238,6 @@ def normalize_provider(value: str | None) -> str | None:
     return _PROVIDERS.get(head, v)
 
 
-def _anyvalue(v: Any) -> Any:
-    kind = v.WhichOneof("value")
-    if kind is None or kind in ("array_value", "kvlist_value", "bytes_value"):
-        return None
-    return getattr(v, kind)
-
-
 def _tokens(raw: Any) -> int | None:
     """A token count from an attribute value, or None when it is not a sane count."""
     if isinstance(raw, bool) or raw is None:
@@ -357,6 +350,24 @@ def _operation(found: dict[str, Any], span_kind: int) -> Operation | None:
     return None
 
 
+_TOKEN_CONCEPTS = frozenset({"input", "output", "cache_read", "cache_write", "reasoning"})
+#: key -> (concept, rank, kind): kind 0 = token count, 1 = per-modality input, 2 = other value.
+_DISPATCH: dict[str, tuple[str, int, int]] = {
+    key: (c, r, 0 if c in _TOKEN_CONCEPTS else 1 if c == "input_modality" else 2)
+    for key, (c, r) in _KEY_INDEX.items()
+}
+_I_EXCL_CACHE = int(TokenFlag.INPUT_EXCLUDED_CACHE)
+_I_EXCL_REASONING = int(TokenFlag.OUTPUT_EXCLUDED_REASONING)
+_I_INVALID = int(TokenFlag.INVALID_IGNORED)
+_I_CONFLICT = int(TokenFlag.CONFLICTING_KEYS)
+_I_CACHE_UNKNOWN = int(TokenFlag.CACHE_DETAIL_UNKNOWN)
+_I_ESTIMATED = int(TokenFlag.MAY_BE_ESTIMATED)
+_I_MODALITIES = int(TokenFlag.INPUT_FROM_MODALITIES)
+#: int -> TokenFlag, filled lazily (IntFlag construction is slow on the hot path).
+_FLAG_CACHE: dict[int, TokenFlag] = {0: TokenFlag.NONE}
+_ERROR_CODE = trace_pb2.Status.STATUS_CODE_ERROR
+
+
 def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     """The normalized view of ``span``, or None when it is not a GenAI span.
 
@@ -370,59 +381,72 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     """
     found: dict[str, Any] = {}
     ranks: dict[str, int] = {}
-    conflicts = False
-    invalid = False
+    flags = 0
     content_keys: list[str] = []
-    key_index = _KEY_INDEX
+    dispatch = _DISPATCH
     marker = False
+    agent = False
+    modality = None
     for kv in span.attributes:
         key = kv.key
-        hit = key_index.get(key)
+        hit = dispatch.get(key)
         if hit is None:
             if key in _CONTENT_KEYS or key.startswith(_CONTENT_PREFIXES):
                 content_keys.append(key)
             elif key in _PYDANTIC_AGENT_KEYS:
-                found["agent"] = True
+                agent = True
             continue
-        concept, rank = hit
-        if key in _CONTENT_KEYS:
-            content_keys.append(key)
-        value = _anyvalue(kv.value)
-        if value is None or value == "":
+        concept, rank, kind = hit
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which is None or which == "array_value" or which == "kvlist_value" or (
+            which == "bytes_value"
+        ):
             continue
+        value = getattr(v, which)
+        if which == "string_value":
+            if key in _CONTENT_KEYS:
+                content_keys.append(key)
+            if not value:
+                continue
         if concept in _MARKER_CONCEPTS:
             marker = True
-        if concept in ("input", "output", "cache_read", "cache_write", "reasoning"):
-            n = _tokens(value)
-            if n is None:
-                invalid = True
+        if kind != 2:
+            if which == "int_value" and 0 <= value <= MAX_TOKENS:
+                n = value
+            else:
+                n = _tokens(value)
+                if n is None:
+                    flags |= _I_INVALID
+                    continue
+            if kind == 1:
+                modality = n if modality is None else modality + n
                 continue
             value = n
-        elif concept == "input_modality":
-            n = _tokens(value)
-            if n is None:
-                invalid = True
-                continue
-            found["input_modality"] = found.get("input_modality", 0) + n
-            continue
         prev = ranks.get(concept)
-        if prev is None or rank < prev:
-            if prev is not None and found[concept] != value:
-                conflicts = True
+        if prev is None:
+            found[concept] = value
+            ranks[concept] = rank
+        elif rank < prev:
+            if found[concept] != value:
+                flags |= _I_CONFLICT
             found[concept] = value
             ranks[concept] = rank
         elif found[concept] != value:
-            conflicts = True
-    if not marker and scope_name != sc.GENAI_SCOPE_ANTHROPIC_SDK:
+            flags |= _I_CONFLICT
+    is_sdk = scope_name == sc.GENAI_SCOPE_ANTHROPIC_SDK
+    if not marker and not is_sdk:
         return None
+    if agent:
+        found["agent"] = True
     operation = _operation(found, span.kind)
     if operation is None:
-        if scope_name != sc.GENAI_SCOPE_ANTHROPIC_SDK:
+        if not is_sdk:
             return None
         operation = Operation.CHAT
 
     # Convention (diagnostics; also decides the meaning of some counts).
-    if scope_name == sc.GENAI_SCOPE_ANTHROPIC_SDK:
+    if is_sdk:
         convention = Convention.ANTHROPIC_SDK
     elif scope_name.startswith(sc.GENAI_SCOPE_OPENLIT_PREFIX):
         convention = Convention.OPENLIT
@@ -432,21 +456,21 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
         convention = Convention.OPENINFERENCE
     elif "llm_request_type" in found:
         convention = Convention.OPENLLMETRY
-    elif "agent" in found or "logfire" in scope_name or "pydantic" in scope_name:
+    elif agent or "logfire" in scope_name or "pydantic" in scope_name:
         convention = Convention.PYDANTIC_AI
     else:
         convention = Convention.OTEL_GENAI
 
-    provider = normalize_provider(found.get("provider") if isinstance(
-        found.get("provider"), str) else None)
-    if provider is None and convention is Convention.ANTHROPIC_SDK:
+    raw_provider = found.get("provider")
+    provider = normalize_provider(raw_provider if isinstance(raw_provider, str) else None)
+    if provider is None and is_sdk:
         provider = "anthropic"
 
     request_model = found.get("request_model")
     request_model = request_model.strip() if isinstance(request_model, str) else None
     response_model = found.get("response_model")
     response_model = response_model.strip() if isinstance(response_model, str) else None
-    if request_model is None and response_model is None:
+    if not request_model and not response_model:
         # OpenInference error spans: the model is only in the invocation parameters / request.
         for src in ("invocation_parameters", "input_value"):
             raw = found.get(src)
@@ -456,38 +480,33 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
                     request_model = m.group(1)
                     break
 
-    flags = TokenFlag.NONE
-    if invalid:
-        flags |= TokenFlag.INVALID_IGNORED
-    if conflicts:
-        flags |= TokenFlag.CONFLICTING_KEYS
     inp = found.get("input")
-    if inp is None and "input_modality" in found:
-        inp = found["input_modality"]
-        flags |= TokenFlag.INPUT_FROM_MODALITIES
+    if inp is None and modality is not None:
+        inp = modality
+        flags |= _I_MODALITIES
     out = found.get("output")
     cr = found.get("cache_read")
     cw = found.get("cache_write")
     rs = found.get("reasoning")
-    if inp is not None and (cr is not None or cw is not None):
-        cache = (cr or 0) + (cw or 0)
-        exclusive = cache > inp or (
-            convention is Convention.OPENLIT and provider == "anthropic" and cache > 0
-        )
-        if exclusive:
-            inp += cache
-            flags |= TokenFlag.INPUT_EXCLUDED_CACHE
+    if inp is not None:
+        if cr is None and cw is None:
+            # openai-v2 and others record no cache detail at all: a discount may be missing.
+            flags |= _I_CACHE_UNKNOWN
+        else:
+            cache = (cr or 0) + (cw or 0)
+            if cache > inp or (
+                convention is Convention.OPENLIT and provider == "anthropic" and cache > 0
+            ):
+                inp += cache
+                flags |= _I_EXCL_CACHE
     if out is not None and rs is not None and rs > out:
         out += rs
-        flags |= TokenFlag.OUTPUT_EXCLUDED_REASONING
+        flags |= _I_EXCL_REASONING
     if convention is Convention.OPENLIT:
-        flags |= TokenFlag.MAY_BE_ESTIMATED
+        flags |= _I_ESTIMATED
         if provider == "anthropic" and not cr and not cw:
             # OpenLIT reports Anthropic cache counts as 0 when streaming.
-            flags |= TokenFlag.CACHE_DETAIL_UNKNOWN
-    if cr is None and cw is None and inp is not None:
-        # openai-v2 and others record no cache detail at all: a discount may be missing.
-        flags |= TokenFlag.CACHE_DETAIL_UNKNOWN
+            flags |= _I_CACHE_UNKNOWN
 
     tier = found.get("service_tier")
     tier = tier.strip().lower() if isinstance(tier, str) and tier.strip() else None
@@ -496,53 +515,40 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     if isinstance(error_type, str) and error_type:
         m = _ERROR_CLASS.match(error_type)
         error_type = m.group(1) if m else error_type
-    elif span.status.code == trace_pb2.Status.STATUS_CODE_ERROR:
+    elif span.status.code == _ERROR_CODE:
         error_type = "_OTHER"
     else:
         error_type = None
 
     streaming = _truthy(found["streaming"]) if "streaming" in found else None
-    ttfc = _number(found.get("ttfc_s"))
-    if ttfc is None:
-        ms = _number(found.get("ttfc_ms"))
+    ttfc = None
+    if "ttfc_s" in found:
+        ttfc = _number(found["ttfc_s"])
+    elif "ttfc_ms" in found:
+        ms = _number(found["ttfc_ms"])
         ttfc = ms / 1000.0 if ms is not None else None
     if ttfc is not None and ttfc < 0:
         ttfc = None
 
     foreign = None
-    fc = found.get("foreign_cost")
-    if fc is not None:
-        amount = _number(fc)
+    if "foreign_cost" in found:
+        amount = _number(found["foreign_cost"])
         if amount is not None and amount >= 0:
             foreign = (_CONCEPTS["foreign_cost"][ranks["foreign_cost"]], amount)
 
     content_events: tuple[int, ...] = ()
-    if span.events:
-        content_events = tuple(
-            i for i, ev in enumerate(span.events) if ev.name in _CONTENT_EVENTS
-        )
+    events = span.events
+    if events:
+        content_events = tuple(i for i, ev in enumerate(events) if ev.name in _CONTENT_EVENTS)
 
+    tf = _FLAG_CACHE.get(flags)
+    if tf is None:
+        tf = _FLAG_CACHE[flags] = TokenFlag(flags)
     return LLMCall(
-        convention=convention,
-        provider=provider,
-        operation=operation,
-        request_model=request_model or None,
-        response_model=response_model or None,
-        input_tokens=inp,
-        output_tokens=out,
-        cache_read_tokens=cr,
-        cache_write_tokens=cw,
-        reasoning_tokens=rs,
-        flags=flags,
-        service_tier=tier,
-        error_type=error_type,
-        duplicate=False,
-        existing_cost_key=sc.COST_AMOUNT if "our_cost" in found else None,
-        foreign_cost=foreign,
-        streaming=streaming,
-        time_to_first_chunk=ttfc,
-        content_keys=tuple(content_keys),
-        content_events=content_events,
+        convention, provider, operation, request_model or None, response_model or None,
+        inp, out, cr, cw, rs, tf, tier, error_type, False,
+        sc.COST_AMOUNT if "our_cost" in found else None, foreign, streaming, ttfc,
+        tuple(content_keys), content_events,
     )
 
 

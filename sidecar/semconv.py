@@ -49,6 +49,7 @@ COST_CAVEAT_INPUT_EXCLUDED_CACHE = "input_excluded_cache"
 COST_CAVEAT_OUTPUT_EXCLUDED_REASONING = "output_excluded_reasoning"
 COST_CAVEAT_INVALID_COUNTS = "invalid_counts_ignored"
 COST_CAVEAT_MAY_BE_ESTIMATED = "tokens_may_be_estimated"
+COST_CAVEAT_MODALITY_RATES = "modality_rates_not_applied"
 
 # Optional compatibility keys, off by default.
 COMPAT_OPENLIT_COST = "gen_ai.usage.cost"

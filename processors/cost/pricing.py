@@ -65,6 +65,9 @@ class Prices:
     cache_read: Rate | None = None
     cache_write: Rate | None = None
     reasoning: Rate | None = None
+    #: The entry has separate audio / image / video rates, which token counts without a
+    #: modality split cannot use (all tokens are priced at the text rates).
+    modality_rates: bool = False
 
     @property
     def has_cache_discount(self) -> bool:
@@ -201,6 +204,8 @@ def canonicalize(provider: str | None, model: str) -> Canonical:
         ):
             return Canonical((), blocked=sc.COST_REASON_UNRESOLVABLE_ARN)
         name, hint = tail, "aws"
+    if name.startswith("accounts/fireworks/models/"):
+        hint = "fireworks"  # the catalog knows Fireworks models by their full path
     m = _VERTEX_PATH.search(name)
     if m:
         name = m.group(2)
@@ -258,7 +263,14 @@ def _prices_of(mp: Any) -> Prices:
         cache_read=_rate(mp.cache_read_mtok),
         cache_write=_rate(cw if cw is not None else getattr(mp, "cache_write_5m_mtok", None)),
         reasoning=_rate(getattr(mp, "output_reasoning_mtok", None)),
+        modality_rates=any(getattr(mp, k, None) is not None for k in _MODALITY_KEYS),
     )
+
+
+_MODALITY_KEYS = (
+    "input_audio_mtok", "output_audio_mtok", "input_image_mtok", "output_image_mtok",
+    "input_video_mtok", "output_video_mtok",
+)
 
 
 class Catalog:

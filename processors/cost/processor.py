@@ -148,9 +148,11 @@ class Pricer:
 
 def _caveats(call: genai.LLMCall, match: Match) -> tuple[str, ...]:
     flags = call.flags
-    if not flags:
+    if not flags and not match.prices.modality_rates:
         return ()
     out = []
+    if match.prices.modality_rates:
+        out.append(sc.COST_CAVEAT_MODALITY_RATES)
     if flags & _F.CACHE_DETAIL_UNKNOWN and match.prices.has_cache_discount:
         out.append(sc.COST_CAVEAT_CACHE_DETAIL_MISSING)
     if flags & _F.INPUT_EXCLUDED_CACHE:

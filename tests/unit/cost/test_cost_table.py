@@ -147,6 +147,9 @@ ROWS = [
     ("openrouter-claude-3.5-sonnet", None, "openrouter/anthropic/claude-3.5-sonnet",
      (K, K, 0, 0), "3/15"),
     ("openrouter-gpt-4o", None, "openrouter/openai/gpt-4o", (K, K, 0, 0), "2.50/10.00"),
+    # ---- Fireworks (fireworks.ai/pricing: models up to 16B params $0.20/M) ---------------
+    ("fireworks-path", None, "accounts/fireworks/models/llama-v3p1-8b-instruct", (K, K, 0, 0),
+     "0.20/0.20"),
     # ---- Unknown and fine-tuned ---------------------------------------------------------
     ("ft-gpt-4o-mini", "openai", "ft:gpt-4o-mini-2024-07-18:acme::9xYz", (K, K, 0, 0),
      "unpriced:fine_tuned_model"),
@@ -200,3 +203,11 @@ def test_model_string_costs(pricer: Pricer, request: pytest.FixtureRequest, prov
     assert q.status == sc.COST_STATUS_PRICED, q.reason
     want = _by_hand(expected, inp, out, cr, cw)
     assert math.isclose(q.cost.amount, want, rel_tol=1e-9, abs_tol=1e-15), (q.match.ref, want)
+
+
+def test_audio_model_is_marked_when_modality_rates_are_not_applied(pricer: Pricer) -> None:
+    """Counts without a modality split are priced at text rates, and the span says so."""
+    q = pricer.quote(llm_call("gpt-4o-audio-preview", "openai"), WHEN_NS)
+    assert sc.COST_CAVEAT_MODALITY_RATES in q.caveats
+    assert sc.COST_CAVEAT_MODALITY_RATES not in pricer.quote(llm_call("gpt-4o", "openai"),
+                                                             WHEN_NS).caveats

@@ -207,7 +207,7 @@ def test_model_string_costs(pricer: Pricer, request: pytest.FixtureRequest, prov
 
 def test_audio_model_is_marked_when_modality_rates_are_not_applied(pricer: Pricer) -> None:
     """Counts without a modality split are priced at text rates, and the span says so."""
-    q = pricer.quote(llm_call("gpt-4o-audio-preview", "openai"), WHEN_NS)
+    q = pricer.quote(llm_call("gpt-audio", "openai"), WHEN_NS)  # $32/M audio input
     assert sc.COST_CAVEAT_MODALITY_RATES in q.caveats
     assert sc.COST_CAVEAT_MODALITY_RATES not in pricer.quote(llm_call("gpt-4o", "openai"),
                                                              WHEN_NS).caveats

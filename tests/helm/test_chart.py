@@ -696,3 +696,70 @@ def test_notes_name_the_endpoints(helm: Path) -> None:
     assert f"{FULLNAME}.{NAMESPACE}.svc:4317" in notes
     assert "Jaeger jaeger-collector.tracing.svc:4317" in notes
     assert "remote write to http://prometheus.monitoring.svc:9090/api/v1/write" in notes
+
+
+# ---------------------------------------------------------------------------------------------
+# The values snippet for users of the upstream opentelemetry-collector chart
+# ---------------------------------------------------------------------------------------------
+UPSTREAM_SNIPPET = CHART / "examples" / "upstream-chart-values.yaml"
+
+#: What the upstream chart's own default config supplies under the snippet (the snippet's
+#: pipelines name these components; its lists replace the chart's).
+UPSTREAM_BASE = {
+    "extensions": {"health_check": {"endpoint": "${env:MY_POD_IP}:13133"}},
+    "receivers": {
+        "otlp": {
+            "protocols": {
+                "grpc": {"endpoint": "${env:MY_POD_IP}:4317"},
+                "http": {"endpoint": "${env:MY_POD_IP}:4318"},
+            }
+        }
+    },
+    "processors": {"batch": {}, "memory_limiter": {"check_interval": "5s", "limit_percentage": 80}},
+    "service": {"extensions": ["health_check"]},
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def test_upstream_snippet_collector_config_validates(collector: Path, tmp_path: Path) -> None:
+    snippet = yaml.safe_load(UPSTREAM_SNIPPET.read_text())
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(_merge(UPSTREAM_BASE, snippet["config"])))
+    proc = run([collector, "validate", f"--config={path}"], env={"MY_POD_IP": "10.0.0.7"})
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_upstream_snippet_sidecar_container_is_valid() -> None:
+    """The extra container and volume form a valid pod; its flags match the collector config."""
+    snippet = yaml.safe_load(UPSTREAM_SNIPPET.read_text())
+    (container,) = snippet["extraContainers"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "collector"},
+        "spec": {"containers": [container], "volumes": snippet["extraVolumes"]},
+    }
+    for version in (KUBE_MIN, KUBE_MAX):
+        kubernetes_validate.validate(pod, version, strict=True)
+    flags = dict(a.removeprefix("--").split("=", 1) for a in container["args"][1:])
+    config = snippet["config"]
+    assert config["exporters"]["otlp_grpc/genai"]["endpoint"] == (
+        f"127.0.0.1:{_port(flags['listen'])}"
+    )
+    assert (
+        flags["downstream"] == config["receivers"]["otlp/enriched"]["protocols"]["grpc"]["endpoint"]
+    )
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["grpc"]["port"] == _port(flags["listen"])
+    proc = run([BIN / "genai-sidecar", "run", "--help"])
+    for flag in flags:
+        assert f"--{flag}" in proc.stdout

@@ -20,6 +20,8 @@ from pathlib import Path
 #: Benchmark name -> module under bench/. Explicit, in the order they run.
 BENCHES: dict[str, str] = {
     "runtime": "bench.runtime",
+    "cost": "bench.cost",
+    "derived": "bench.derived",
 }
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"

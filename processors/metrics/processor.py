@@ -107,6 +107,15 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+#: Counter increments of one batch: (counter, attribute items in insertion order) -> sum.
+_Adds = dict[tuple[Any, tuple[tuple[str, Any], ...]], float]
+
+
+def _add(adds: _Adds, counter: Any, value: float, attributes: dict[str, Any]) -> None:
+    key = (counter, tuple(attributes.items()))
+    adds[key] = adds.get(key, 0) + value
+
+
 def finish_reason(raw: str) -> str:
     """A finish reason of any emitter in the closed set stop, length, tool_calls,
     content_filter, error, other."""
@@ -296,6 +305,7 @@ class MetricsProcessor(Processor):
     # -- the transform --------------------------------------------------------------------
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+        adds: _Adds = {}
         for entry in genai.batch_view(batch, ctx.scratch):
             call = entry.call
             if not call.is_model_call:
@@ -305,8 +315,12 @@ class MetricsProcessor(Processor):
                 held = (entry.resource, self._pick(entry.resource.attributes,
                                                    self._resource_keys))
                 resources[id(entry.resource)] = held
-            self._record(entry.span, call, held[1])
-        self._record_redaction(batch)
+            self._record(entry.span, call, held[1], adds)
+        self._record_redaction(batch, adds)
+        # Counters are summed per attribute set over the batch first: one SDK call per series
+        # instead of one per span (the SDK's per-call attribute handling dominates the cost).
+        for (counter, items), value in adds.items():
+            counter.add(value, dict(items))
         return batch
 
     @staticmethod
@@ -317,7 +331,8 @@ class MetricsProcessor(Processor):
                 out[kv.key] = kv.value
         return out
 
-    def _record(self, span: Any, call: genai.LLMCall, resource_raw: dict[str, Any]) -> None:
+    def _record(self, span: Any, call: genai.LLMCall, resource_raw: dict[str, Any],
+                adds: _Adds) -> None:
         raw = self._pick(span.attributes, self._span_keys)
         span_attrs = {k: _scalar(v) for k, v in raw.items()}
         resource_attrs = {k: _scalar(v) for k, v in resource_raw.items()}
@@ -338,7 +353,7 @@ class MetricsProcessor(Processor):
         if call.error_type:
             outcome = {**base, sc.ERROR_TYPE: call.error_type}
 
-        self._requests.add(1, outcome)
+        _add(adds, self._requests, 1, outcome)
         if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
             self._duration.record((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
                                   outcome)
@@ -359,19 +374,20 @@ class MetricsProcessor(Processor):
             for key, part in _COST_PARTS:
                 value = span_attrs.get(key)
                 if isinstance(value, int | float) and value > 0:
-                    self._cost_parts.add(value, {**base, sc.GENAI_COST_TYPE: part})
+                    _add(adds, self._cost_parts, value, {**base, sc.GENAI_COST_TYPE: part})
         elif status == sc.COST_STATUS_UNPRICED:
             reason = span_attrs.get(sc.COST_REASON) or "unknown"
-            self._unpriced.add(1, {**base, sc.COST_REASON: str(reason)})
+            _add(adds, self._unpriced, 1, {**base, sc.COST_REASON: str(reason)})
 
         for key in sc.FINISH_REASONS_KEYS:
             value = raw.get(key)
             if value is not None:
                 for reason in _strings(value):
-                    self._finish.add(1, {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
+                    _add(adds, self._finish, 1,
+                         {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
                 break
 
-    def _record_redaction(self, batch: Any) -> None:
+    def _record_redaction(self, batch: Any, adds: _Adds) -> None:
         spans_counter, entities_counter = self._pii_spans, self._pii_entities
         for rs in batch.resource_spans:
             service = None
@@ -390,9 +406,10 @@ class MetricsProcessor(Processor):
                         value = found.get(sc.SERVICE_NAME)
                         service = (value.string_value if value is not None else "") or \
                             _UNKNOWN_SERVICE
-                    spans_counter.add(1, {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
+                    _add(adds, spans_counter, 1,
+                         {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
                     if types is not None:
                         for t in _strings(types):
-                            entities_counter.add(1, {sc.SERVICE_NAME: service,
-                                                     sc.REDACTION_TYPE: t})
+                            _add(adds, entities_counter, 1,
+                                 {sc.SERVICE_NAME: service, sc.REDACTION_TYPE: t})
 

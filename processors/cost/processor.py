@@ -146,24 +146,30 @@ class Pricer:
                      caveats=_caveats(call, found))
 
 
-def _caveats(call: genai.LLMCall, match: Match) -> tuple[str, ...]:
-    flags = call.flags
-    if not flags and not match.prices.modality_rates:
-        return ()
+_CAVEAT_FLAGS = (
+    (int(_F.INPUT_EXCLUDED_CACHE), sc.COST_CAVEAT_INPUT_EXCLUDED_CACHE),
+    (int(_F.OUTPUT_EXCLUDED_REASONING), sc.COST_CAVEAT_OUTPUT_EXCLUDED_REASONING),
+    (int(_F.INVALID_IGNORED), sc.COST_CAVEAT_INVALID_COUNTS),
+    (int(_F.MAY_BE_ESTIMATED), sc.COST_CAVEAT_MAY_BE_ESTIMATED),
+)
+_CACHE_UNKNOWN = int(_F.CACHE_DETAIL_UNKNOWN)
+
+
+@functools.lru_cache(maxsize=1024)
+def _caveats_of(flags: int, cache_discount: bool, modality_rates: bool) -> tuple[str, ...]:
     out = []
-    if match.prices.modality_rates:
+    if modality_rates:
         out.append(sc.COST_CAVEAT_MODALITY_RATES)
-    if flags & _F.CACHE_DETAIL_UNKNOWN and match.prices.has_cache_discount:
+    if flags & _CACHE_UNKNOWN and cache_discount:
         out.append(sc.COST_CAVEAT_CACHE_DETAIL_MISSING)
-    if flags & _F.INPUT_EXCLUDED_CACHE:
-        out.append(sc.COST_CAVEAT_INPUT_EXCLUDED_CACHE)
-    if flags & _F.OUTPUT_EXCLUDED_REASONING:
-        out.append(sc.COST_CAVEAT_OUTPUT_EXCLUDED_REASONING)
-    if flags & _F.INVALID_IGNORED:
-        out.append(sc.COST_CAVEAT_INVALID_COUNTS)
-    if flags & _F.MAY_BE_ESTIMATED:
-        out.append(sc.COST_CAVEAT_MAY_BE_ESTIMATED)
+    out += [name for bit, name in _CAVEAT_FLAGS if flags & bit]
     return tuple(out)
+
+
+def _caveats(call: genai.LLMCall, match: Match) -> tuple[str, ...]:
+    """What limits the answer (``gen_ai.usage.cost.caveats``), in a fixed order."""
+    prices = match.prices
+    return _caveats_of(int(call.flags), prices.has_cache_discount, prices.modality_rates)
 
 
 def load_overrides(path: Path | None) -> Overrides:

@@ -763,3 +763,20 @@ def test_upstream_snippet_sidecar_container_is_valid() -> None:
     proc = run([BIN / "genai-sidecar", "run", "--help"])
     for flag in flags:
         assert f"--{flag}" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("limit", "limit_bytes"),
+    [
+        pytest.param("1Gi", 2**30, id="Gi"),
+        pytest.param("1536Mi", 1536 * 2**20, id="Mi"),
+        pytest.param("2G", 2 * 10**9, id="G"),
+        pytest.param("900M", 900 * 10**6, id="M"),
+    ],
+)
+def test_gomemlimit_is_80_percent_of_the_memory_limit(
+    render: Render, limit: str, limit_bytes: int
+) -> None:
+    env = render("--set", f"resources.limits.memory={limit}").containers()["collector"]["env"]
+    (value,) = [e["value"] for e in env if e["name"] == "GOMEMLIMIT"]
+    assert value == f"{int(limit_bytes * 0.8 / 2**20)}MiB"

@@ -292,6 +292,9 @@ PROM_REDACTION_ENTITIES = "redaction_pii_entities_total"
 #: Recording rules holding the budgets the alert rules compare with (USD).
 PROM_BUDGET_DAILY = "genai:budget_daily_usd"
 PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"
+#: The redaction processor's own failure counter, on the sidecar's /metrics (not derived): it
+#: also covers log records, which the derived redaction.pii.spans does not see.
+PROM_OWN_REDACTION_FAILURES = "genai_sidecar_redaction_failures_total"
 #: Where finish reasons are found on spans (read), first present wins; string or string array.
 FINISH_REASONS_KEYS = (
     "gen_ai.response.finish_reasons", "ai.response.finishReason",

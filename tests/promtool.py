@@ -27,7 +27,7 @@ PROM_SERIES = frozenset(
 )
 _HISTOGRAMS = (semconv.PROM_TOKEN_USAGE, semconv.PROM_OPERATION_DURATION,
                semconv.PROM_OPERATION_COST, semconv.PROM_TIME_TO_FIRST_CHUNK)
-_SERIES = re.compile(r"\b(gen_ai_[A-Za-z_]+|redaction_[a-z_]+|genai:[a-z_]+)")
+_SERIES = re.compile(r"\b(gen_ai_[A-Za-z_]+|redaction_[a-z_]+|genai:[a-z_]+|genai_sidecar_[a-z_]+)")
 
 
 def prom_label(attribute_key: str) -> str:

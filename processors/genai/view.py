@@ -23,12 +23,10 @@ its attribute keys and is never touched.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -89,9 +87,11 @@ MODEL_CALL_OPERATIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LLMCall:
-    """One span, normalized. Token counts are None when the span does not say.
+class LLMCall(NamedTuple):
+    """One span, normalized (immutable). Token counts are None when the span does not say.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per LLM span on the hot path
+    and a frozen dataclass's ``__init__`` costs several times more. Use attribute access.
 
     Attributes:
         convention: the emitter family (diagnostics only).
@@ -555,8 +555,7 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
 # --------------------------------------------------------------------------------------------
 # Batch level
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One GenAI span of a batch with its context."""
 
     resource: Any  # opentelemetry.proto.resource.v1.Resource
@@ -613,7 +612,7 @@ def batch_view(request: Any, scratch: dict[Any, Any] | None = None) -> list[Entr
 
 
 def _replace_duplicate(call: LLMCall) -> LLMCall:
-    return dataclasses.replace(call, duplicate=True)
+    return call._replace(duplicate=True)
 
 
 def invalidate(scratch: dict[Any, Any]) -> None:

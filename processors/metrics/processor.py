@@ -127,10 +127,11 @@ class _Dimension:
 
     __slots__ = ("cfg", "overflowed", "seen")
 
-    def __init__(self, cfg: Dimension) -> None:
+    def __init__(self, cfg: Dimension, overflowed: Any) -> None:
         self.cfg = cfg
         self.seen: set[str] = set()
-        self.overflowed = 0
+        #: The Prometheus counter child counting values folded into ``overflow_value``.
+        self.overflowed = overflowed
 
     def value(self, span_attrs: dict[str, Any], resource_attrs: dict[str, Any]) -> str | None:
         raw = None
@@ -151,7 +152,7 @@ class _Dimension:
         if len(self.seen) < self.cfg.limit:
             self.seen.add(text)
             return text
-        self.overflowed += 1
+        self.overflowed.inc()
         return self.cfg.overflow_value
 
 
@@ -167,7 +168,6 @@ class MetricsProcessor(Processor):
 
     def __init__(self, config: MetricsConfig) -> None:
         self.config = config
-        self._dims = [_Dimension(d) for d in config.dimensions]
         span_keys = {k for d in config.dimensions for k in d.span_keys}
         self._span_keys = frozenset({
             sc.COST_AMOUNT, sc.COST_CURRENCY, sc.COST_STATUS, sc.COST_REASON,
@@ -233,6 +233,8 @@ class MetricsProcessor(Processor):
         self.exports_counter = PromCounter(
             sc.OWN_METRICS_EXPORTS, "Exports of the derived GenAI metrics, by outcome.",
             ["outcome"], registry=None)
+        self._dims = [_Dimension(d, self.overflow_counter.labels(d.name))
+                      for d in config.dimensions]
         self._host: Host | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -296,10 +298,6 @@ class MetricsProcessor(Processor):
         request = encode_metrics(data)
         if count_items(Signal.METRICS, request) == 0:
             return None
-        for name, dim in ((d.cfg.name, d) for d in self._dims):
-            if dim.overflowed:
-                self.overflow_counter.labels(name).inc(dim.overflowed)
-                dim.overflowed = 0
         return request
 
     # -- the transform --------------------------------------------------------------------

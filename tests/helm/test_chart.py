@@ -780,3 +780,12 @@ def test_gomemlimit_is_80_percent_of_the_memory_limit(
     env = render("--set", f"resources.limits.memory={limit}").containers()["collector"]["env"]
     (value,) = [e["value"] for e in env if e["name"] == "GOMEMLIMIT"]
     assert value == f"{int(limit_bytes * 0.8 / 2**20)}MiB"
+
+
+def test_redaction_workers_are_bounded(render: Render) -> None:
+    """The pod sets workers.count (the processor's default counts the node's cores)."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["sidecar"]
+    workers = render().sidecar_config()["processors"]["redaction"]["workers"]
+    assert workers == {"count": values["redactionWorkers"]}
+    own = render("--set", "sidecar.config.processors.redaction.workers.count=6")
+    assert own.sidecar_config()["processors"]["redaction"]["workers"] == {"count": 6}

@@ -91,8 +91,9 @@ Collector (shared/DESIGN.md section 1):
 Sidecar: the embedded default (files/sidecar-default.yaml, a link to sidecar/default.yaml, so the
 chart runs every processor the sidecar enables by default), the pod's addresses, then
 .Values.sidecar.config deep-merged over it. Last, every redaction processor without a key of its
-own gets the mounted pseudonymization key file, and every cost processor without an overrides
-file gets the mounted price overrides.
+own gets the mounted pseudonymization key file and sidecar.redactionWorkers worker processes
+(unless it sets workers.count), and every cost processor without an overrides file gets the
+mounted price overrides.
 */}}
 {{- define "genai-sidecar.sidecarConfig" -}}
 {{- $v := .Values.sidecar }}
@@ -114,6 +115,13 @@ file gets the mounted price overrides.
 {{- if not (or $key.key_file $key.key_env) }}
 {{- $_ := set $key "key_file" (include "genai-sidecar.pseudonymizationKeyFile" $) }}
 {{- $_ := set $p "pseudonym" $key }}
+{{- end }}
+{{- end }}
+{{- if eq $type "redaction" }}
+{{- $workers := default dict $p.workers }}
+{{- if not (hasKey $workers "count") }}
+{{- $_ := set $workers "count" (int $v.redactionWorkers) }}
+{{- $_ := set $p "workers" $workers }}
 {{- end }}
 {{- end }}
 {{- if and (eq $type "cost") (include "genai-sidecar.priceOverridesConfigMap" $) (not $p.overrides_file) }}

@@ -3,10 +3,13 @@ sum identity, export through the host and flush on shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from pydantic import ValidationError
 
@@ -298,3 +301,34 @@ async def test_nothing_recorded_means_nothing_exported() -> None:
 def test_invalid_settings_are_refused(settings: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         MetricsConfig.model_validate(settings)
+
+
+_MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "no-such-model", "gemini-2.0-flash")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_MODELS), st.integers(0, 2_000_000),
+                          st.integers(0, 200_000), st.integers(0, 1000)), min_size=1,
+                max_size=25))
+def test_cost_sum_identity_holds_for_any_batch(calls) -> None:
+    """Property: whatever the calls, the cost histogram's sum is the sum of the amounts."""
+    spans = [llm_span(m, provider="anthropic" if m.startswith("claude") else
+                      "gcp.gemini" if m.startswith("gemini") else "openai",
+                      input_tokens=i, output_tokens=o,
+                      extra={"gen_ai.usage.cache_read.input_tokens": min(c, i)})
+             for m, i, o, c in calls]
+
+    async def go():
+        batch = request(spans)
+        ctx = BatchContext(Signal.TRACES)
+        priced = await cost.create(cost.default_config()).process(batch, ctx)
+        p = metrics.create(MetricsConfig(dimensions=[]))
+        await p.process(priced, ctx)
+        return priced, p.collect()
+
+    priced, req = asyncio.run(go())
+    hist = _points(req, sc.METRIC_OPERATION_COST)
+    written = _cost_attrs(priced)
+    assert sum(dp.count for _, dp in hist) == len(written)
+    assert math.fsum(dp.sum for _, dp in hist) == pytest.approx(math.fsum(written), rel=1e-12,
+                                                                abs=1e-15)

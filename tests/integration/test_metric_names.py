@@ -209,3 +209,49 @@ async def test_sigterm_flushes_the_derived_metrics(tmp_path, sink):
         await sidecar.stop()
         await collector.stop()
     assert calls == 5
+
+
+async def test_full_default_chain_counts_real_redactions_and_previews_are_redacted(tmp_path, sink):
+    """The embedded default chain [cost, redaction, genai_metrics, inference_logs] with the
+    real redaction processor: entity types reach Prometheus, previews carry no raw PII."""
+    from sidecar.config import default_config_text
+
+    text = default_config_text().replace("  genai_metrics: {}", "  genai_metrics:\n"
+                                         "    interval: 200ms").replace(
+        "  inference_logs: {}", "  inference_logs:\n    previews: true")
+    text = text.replace("metrics_listen: 127.0.0.1:14319", "metrics_listen: null")
+    config = tmp_path / "default-previews.yaml"
+    config.write_text(text, "utf-8")
+    sidecar_port, prom_port = free_port(), free_port()
+    collector = Collector(tmp_path, f"127.0.0.1:{sidecar_port}", sink.endpoint, COLLECTOR_CONFIG)
+    collector.env["PROMETHEUS_ENDPOINT"] = f"127.0.0.1:{prom_port}"
+    sidecar = SidecarProcess(tmp_path, sidecar_port, f"127.0.0.1:{collector.enriched_port}",
+                             config)
+    email = "jane.doe@example.com"
+    messages = ('[{"role":"user","parts":[{"type":"text","content":"Mail ' + email
+                + ' about the refund"}]}]')
+    try:
+        await sidecar.start()
+        await collector.start()
+        await sidecar.ready()
+        await collector.ready()
+        await export(f"127.0.0.1:{collector.otlp_port}", Signal.TRACES, request([
+            llm_span("gpt-4o", span_id=0x21, extra={"gen_ai.input.messages": messages})]))
+        await wait_until(lambda: sc.PROM_REDACTION_ENTITIES in _scrape(prom_port), 120,
+                         "redaction series at the prometheus exporter")
+        await wait_until(lambda: sink.items(Signal.LOGS) >= 1, 30, "the inference log record")
+        series = _scrape(prom_port)
+    finally:
+        await sidecar.stop()
+        await collector.stop()
+    assert "EMAIL_ADDRESS" in {lb["redaction_pii_type"]
+                               for lb, _ in series[sc.PROM_REDACTION_ENTITIES]}
+    assert {lb["redaction_pii_status"] for lb, _ in series[sc.PROM_REDACTION_SPANS]} == {
+        "redacted"}
+    (record,) = [r for req in sink.received[Signal.LOGS] for rl in req.resource_logs
+                 for sl in rl.scope_logs for r in sl.log_records]
+    attrs = {kv.key: kv.value for kv in record.attributes}
+    assert attrs[sc.REDACTION_STATUS].string_value == "redacted"
+    preview_text = attrs[sc.LOG_PROMPT_PREVIEW].string_value
+    assert "<EMAIL_ADDRESS" in preview_text and email not in preview_text
+    assert email not in otlpjson.dumps(sink.received[Signal.LOGS][0])

@@ -789,3 +789,74 @@ def test_redaction_workers_are_bounded(render: Render) -> None:
     assert workers == {"count": values["redactionWorkers"]}
     own = render("--set", "sidecar.config.processors.redaction.workers.count=6")
     assert own.sidecar_config()["processors"]["redaction"]["workers"] == {"count": 6}
+
+
+#: Values whose content is free-form (Kubernetes objects, configs, label maps): documented as a
+#: whole, not key by key.
+FREE_FORM = {
+    "config",
+    "resources",
+    "securityContext",
+    "podSecurityContext",
+    "rollingUpdate",
+    "behavior",
+    "headers",
+    "overrides",
+    "extraLabels",
+    "annotations",
+}
+
+
+def _value_paths(node: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key not in FREE_FORM:
+            paths += _value_paths(value, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def _documented() -> set[str]:
+    """Keys named in the first column of the chart README's values table: `a.b.c` / `d` means
+    a.b.c and a.b.d; `<name>` matches any key."""
+    documented = set()
+    for line in (CHART / "README.md").read_text().splitlines():
+        if not line.startswith("| `"):
+            continue
+        first = line.split("|")[1]
+        names = [n.strip().strip("`") for n in first.split(" / ")]
+        head = names[0]
+        documented.add(head)
+        for name in names[1:]:
+            documented.add(
+                name if "." in name else f"{head.rsplit('.', 1)[0]}.{name}" if "." in head else name
+            )
+    return documented
+
+
+def test_readme_documents_every_value() -> None:
+    documented = _documented()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing = []
+    for path in _value_paths(values):
+        parts = path.split(".")
+        candidates = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        candidates |= {".".join([*parts[:i], "<name>"]) for i in range(len(parts))}
+        if not candidates & documented:
+            missing.append(path)
+    assert not missing, f"values not in helm/genai-sidecar/README.md: {missing}"
+
+    def exists(path: str) -> bool:
+        node: Any = values
+        for part in path.split("."):
+            if part == "<name>" and isinstance(node, dict):
+                return True
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    stale = sorted(p for p in documented if not exists(p))
+    assert not stale, f"README documents values that do not exist: {stale}"

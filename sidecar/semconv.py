@@ -42,6 +42,7 @@ COST_REASON_FINE_TUNED = "fine_tuned_model"
 COST_REASON_UNRESOLVABLE_ARN = "unresolvable_model_arn"
 COST_REASON_NOT_PER_TOKEN = "not_priced_per_token"
 COST_REASON_INCOMPLETE_USAGE = "incomplete_usage"
+COST_REASON_CATALOG_ERROR = "catalog_error"
 #: String array on priced spans: what limits the answer (values below).
 COST_CAVEATS = "gen_ai.usage.cost.caveats"
 COST_CAVEAT_CACHE_DETAIL_MISSING = "cache_detail_missing"

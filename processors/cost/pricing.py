@@ -302,6 +302,8 @@ class Catalog:
                 prov, info = snap.find_provider_model(ref, None, provider_id, None)
             except LookupError:
                 continue
+            except Exception:  # a catalog bug must not fail the batch; the span says so
+                return Miss(sc.COST_REASON_CATALOG_ERROR)
             ctx = service_tier_context(tier)
             if ctx and not any(info is m for m in prov.models):
                 ctx = None  # variants only apply to the provider's own entry

@@ -61,8 +61,8 @@ class Quote:
 class Pricer:
     """Overrides + catalog behind a bounded lookup cache. Used by the processor and the CLI.
 
-    Threading: `lookup` runs on the event loop; `set_overrides` swaps one reference (atomic)
-    and clears the cache, so a reload done in a worker thread is safe.
+    Threading: use from one thread (the event loop); reloads are parsed in a worker thread and
+    applied with `set_overrides` on the loop.
     """
 
     def __init__(self, overrides: Overrides, catalog: Catalog, cache_size: int = 4096) -> None:
@@ -255,15 +255,20 @@ class CostProcessor(Processor):
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.config.reload_interval)
-            await asyncio.to_thread(self.check_overrides)
+            # File I/O and parsing in a worker thread; the swap happens here, on the loop, so a
+            # lookup in progress never caches an old answer into the new cache.
+            self._apply(await asyncio.to_thread(self._read_if_changed))
 
     def check_overrides(self) -> bool | None:
-        """Reload the overrides file if it changed. Blocking I/O: call from a worker thread.
+        """Reload the overrides file if it changed (blocking; tests and tools call it directly).
 
         Returns:
-            None when unchanged, True when reloaded, False when the new file is invalid (the
-            last good one stays in force; logged and counted).
+            None when unchanged, True when reloaded, False when the new file is invalid or
+            gone (the last good one stays in force; logged and counted).
         """
+        return self._apply(self._read_if_changed())
+
+    def _read_if_changed(self) -> Overrides | ConfigError | None:
         if self._path is None:
             return None
         st = _stat(self._path)
@@ -271,17 +276,23 @@ class CostProcessor(Processor):
             return None
         self._stat = st
         try:
-            overrides = load_overrides(self._path)
+            return load_overrides(self._path)
         except ConfigError as exc:
+            return exc
+
+    def _apply(self, result: Overrides | ConfigError | None) -> bool | None:
+        if result is None:
+            return None
+        if isinstance(result, ConfigError):
             self.metrics.reloads.labels(sc.OWN_COST_RELOAD_FAILED).inc()
             log.error("price overrides reload failed; keeping the last good file",
-                      extra={"file": str(self._path), "errors": exc.errors})
+                      extra={"file": str(self._path), "errors": result.errors})
             return False
-        self.pricer.set_overrides(overrides)
+        self.pricer.set_overrides(result)
         self.metrics.reloads.labels(sc.OWN_COST_RELOAD_OK).inc()
         log.info("price overrides reloaded",
-                 extra={"file": str(self._path), "version": overrides.version,
-                        "models": overrides.count})
+                 extra={"file": str(self._path), "version": result.version,
+                        "models": result.count})
         return True
 
     # -- hot path ------------------------------------------------------------------------

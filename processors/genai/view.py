@@ -62,7 +62,8 @@ class TokenFlag(enum.IntFlag):
     CONFLICTING_KEYS = enum.auto()
     #: The emitter is known not to record cache tokens (so a cache discount may be missing).
     CACHE_DETAIL_UNKNOWN = enum.auto()
-    #: The emitter may estimate tokens of streams without usage (OpenLIT: characters / 2).
+    #: The emitter may estimate tokens of streams without usage (OpenLIT: characters / 2);
+    #: set for OpenLIT spans unless they say they were not streamed.
     MAY_BE_ESTIMATED = enum.auto()
     #: Input was only given per modality (text / image / audio) and was summed.
     INPUT_FROM_MODALITIES = enum.auto()
@@ -503,7 +504,9 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
         out += rs
         flags |= _I_EXCL_REASONING
     if convention is Convention.OPENLIT:
-        flags |= _I_ESTIMATED
+        if _truthy(found.get("streaming")) is not False:
+            # OpenLIT estimates the tokens of streams that report no usage, unmarked.
+            flags |= _I_ESTIMATED
         if provider == "anthropic" and not cr and not cw:
             # OpenLIT reports Anthropic cache counts as 0 when streaming.
             flags |= _I_CACHE_UNKNOWN

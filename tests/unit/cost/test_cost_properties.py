@@ -78,3 +78,56 @@ def test_embeddings_priced_by_input_only(model, n) -> None:
     call = llm_call(model[1], model[0], n, 12345, operation=genai.Operation.EMBEDDINGS)
     c = PRICER.quote(call, WHEN_NS).cost
     assert c.output == 0 and c.amount == c.input
+
+
+# --------------------------------------------------------------------------------------------
+# Whole spans: any values under any known key never break the processor or produce a lie.
+# --------------------------------------------------------------------------------------------
+import asyncio  # noqa: E402
+
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+
+import processors.cost as cost  # noqa: E402
+from sidecar.component import BatchContext, Signal  # noqa: E402
+
+_KEYS = sorted({*sc.GENAI_INPUT_TOKENS_KEYS, *sc.GENAI_OUTPUT_TOKENS_KEYS,
+                *sc.GENAI_CACHE_READ_TOKENS_KEYS, *sc.GENAI_CACHE_WRITE_TOKENS_KEYS,
+                *sc.GENAI_REASONING_TOKENS_KEYS, *sc.GENAI_PROVIDER_KEYS,
+                *sc.GENAI_REQUEST_MODEL_KEYS, *sc.GENAI_RESPONSE_MODEL_KEYS,
+                *sc.GENAI_SERVICE_TIER_KEYS, sc.GENAI_OPERATION_NAME, sc.COST_AMOUNT,
+                "llm.request.type", "openinference.span.kind", "ai.operationId"})
+_values = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.text(max_size=30),
+    st.sampled_from(["gpt-4o", "claude-3-5-haiku-20241022", "openai", "anthropic", "chat",
+                     "embeddings", "12", "1e3", "-4", "flex", "LLM", "ai.embed.doEmbed"]),
+)
+PROCESSOR = cost.create(cost.default_config())
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_KEYS), _values), max_size=12))
+def test_any_attributes_never_break_the_processor(attrs) -> None:
+    """Wrong types, huge or negative values: the span gets a status, never a negative cost."""
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    span = req.resource_spans.add().scope_spans.add().spans.add()
+    for key, value in attrs:
+        kv = span.attributes.add()
+        kv.key = key
+        if isinstance(value, bool):
+            kv.value.bool_value = value
+        elif isinstance(value, int):
+            kv.value.int_value = value
+        elif isinstance(value, float):
+            kv.value.double_value = value
+        else:
+            kv.value.string_value = value
+    out = asyncio.run(PROCESSOR.process(req, BatchContext(Signal.TRACES)))
+    written = {kv.key: kv.value for kv in out.resource_spans[0].scope_spans[0].spans[0].attributes
+               if kv.key.startswith("gen_ai.usage.cost.") and kv.key not in dict(attrs)}
+    for key in (sc.COST_AMOUNT, sc.COST_INPUT, sc.COST_OUTPUT, sc.COST_CACHE_READ,
+                sc.COST_CACHE_WRITE):
+        if key in written:
+            assert written[key].double_value >= 0
+    if sc.COST_AMOUNT in written:
+        assert written[sc.COST_STATUS].string_value == sc.COST_STATUS_PRICED

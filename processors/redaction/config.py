@@ -261,7 +261,7 @@ class RedactionConfig(StrictModel):
     default_operator: Operator = OperatorConfig()
     #: Entity type -> operator.
     operators: dict[str, Operator] = Field(default_factory=dict)
-    pseudonym: PseudonymConfig = PseudonymConfig()
+    pseudonym: PseudonymConfig = Field(PseudonymConfig(), validate_default=True)
     content: ContentConfig = ContentConfig()
     workers: WorkersConfig = WorkersConfig()
     limits: LimitsConfig = LimitsConfig()

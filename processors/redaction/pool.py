@@ -224,6 +224,11 @@ class WorkerPool:
         except WorkerStartError:
             log.error("redaction worker restart failed; pool has %d workers", len(self._workers))
 
+    async def restarts_settled(self) -> None:
+        """Wait until every pending worker replacement is ready (or has failed)."""
+        while self._spawning:
+            await asyncio.gather(*self._spawning, return_exceptions=True)
+
     async def analyze(self, texts: Sequence[str], patterns_only: Sequence[bool]) -> list[Outcome]:
         """Outcomes for ``texts``, chunked over the workers; failures come back as None."""
         if not texts:

@@ -1,0 +1,271 @@
+"""Redaction behaviour: operators, pseudonyms, fail-closed paths, config errors, allow-lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+
+import pytest
+
+from processors.redaction import RedactionConfig, create
+from processors.redaction.engine import ModelError, preseed_tldextract
+from processors.redaction.operators import KeyError_
+from sidecar import otlpjson, semconv
+from sidecar.cli import main as cli_main
+from sidecar.component import Signal
+from sidecar.config import ConfigError, build_config
+from tests.unit.redaction.conftest import CountingAnalyzer, RaisingAnalyzer, make, run
+
+KEY = "k" * 32
+
+
+def span_request(**attrs: str):
+    return otlpjson.from_dict(Signal.TRACES, {"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+        "name": "chat", "attributes": [{"key": k, "value": {"stringValue": v}}
+                                       for k, v in attrs.items()]}]}]}]})
+
+
+def attrs_of(request) -> dict:
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    out = {}
+    for kv in span.attributes:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        out[kv.key] = ([x.string_value for x in v.array_value.values]
+                       if kind == "array_value" else getattr(v, kind))
+    return out
+
+
+def redact_one(processor, text: str) -> dict:
+    return attrs_of(run(processor, Signal.TRACES, span_request(**{"gen_ai.prompt": text})))
+
+
+TEXT = "Write to jane.roe@example.com today"
+
+
+@pytest.mark.parametrize(("operator", "expected"), [
+    pytest.param({"type": "replace"}, "Write to <EMAIL_ADDRESS> today", id="replace"),
+    pytest.param({"type": "mask", "keep_last": 4}, "Write to " + "*" * 16 + ".com today",
+                 id="mask-keep-last"),
+    pytest.param({"type": "mask", "masking_char": "#"}, "Write to " + "#" * 20 + " today",
+                 id="mask-char"),
+    pytest.param("redact", "Write to  today", id="redact"),
+    pytest.param("drop", semconv.REDACTION_DROPPED_TEXT, id="drop"),
+])
+def test_operators(patterns_analyzer, operator, expected):
+    """Each operator replaces the finding as documented; the summary counts it."""
+    p = make(patterns_analyzer, operators={"EMAIL_ADDRESS": operator})
+    out = redact_one(p, TEXT)
+    assert out["gen_ai.prompt"] == expected
+    assert out[semconv.REDACTION_COUNT] == 1
+    assert out[semconv.REDACTION_TYPES] == ["EMAIL_ADDRESS"]
+    assert out[semconv.REDACTION_STATUS] == "redacted"
+
+
+def test_pseudonym_is_keyed_stable_and_records_the_key_id(patterns_analyzer, monkeypatch):
+    """Same key -> same token across processors; another key -> another token."""
+    monkeypatch.setenv("RED_KEY", KEY)
+    settings = {"default_operator": "pseudonym", "pseudonym": {"key_env": "RED_KEY"}}
+    a = redact_one(make(patterns_analyzer, **settings), TEXT)
+    b = redact_one(make(patterns_analyzer, **settings), "Again: jane.roe@example.com")
+    token = re.search(r"<EMAIL_ADDRESS:[0-9a-f]{8}>", a["gen_ai.prompt"]).group(0)
+    assert token in b["gen_ai.prompt"]
+    assert a[semconv.REDACTION_KEY_ID] == b[semconv.REDACTION_KEY_ID]
+    monkeypatch.setenv("RED_KEY", "z" * 32)
+    c = redact_one(make(patterns_analyzer, **settings), TEXT)
+    assert token not in c["gen_ai.prompt"]
+    assert c[semconv.REDACTION_KEY_ID] != a[semconv.REDACTION_KEY_ID]
+
+
+def test_pseudonym_key_from_file(patterns_analyzer, tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    p = make(patterns_analyzer, default_operator="pseudonym",
+             pseudonym={"key_file": str(key_file), "key_id": "k2026"})
+    out = redact_one(p, TEXT)
+    assert out[semconv.REDACTION_KEY_ID] == "k2026"
+    assert "jane.roe" not in out["gen_ai.prompt"]
+
+
+def test_missing_pseudonym_key_stops_start_up(patterns_analyzer, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(KeyError_, match="NO_SUCH_KEY_VAR is not set"):
+        make(patterns_analyzer, default_operator="pseudonym",
+             pseudonym={"key_env": "NO_SUCH_KEY_VAR"})
+
+
+def test_analyzer_error_fails_closed(patterns_analyzer):
+    """An analysis error withholds the text, marks the span failed and counts it."""
+    p = make(RaisingAnalyzer())
+    out = redact_one(p, TEXT)
+    assert out["gen_ai.prompt"] == semconv.REDACTION_FAILED_TEXT
+    assert out[semconv.REDACTION_STATUS] == "failed"
+    assert p.stats.failures.labels("error")._value.get() == 1
+
+
+async def test_deadline_fails_closed(blocking_analyzer):
+    p = make(blocking_analyzer, limits={"value_timeout": "50ms"})
+    from sidecar.component import BatchContext
+    req = span_request(**{"gen_ai.prompt": TEXT})
+    out = attrs_of(await p.process(req, BatchContext(Signal.TRACES)))
+    blocking_analyzer.release.set()  # let the abandoned thread end
+    assert out["gen_ai.prompt"] == semconv.REDACTION_FAILED_TEXT
+    assert out[semconv.REDACTION_STATUS] == "failed"
+    assert p.stats.failures.labels("timeout")._value.get() == 1
+
+
+def test_size_cap_fails_closed_without_analysis(patterns_analyzer):
+    counting = CountingAnalyzer(patterns_analyzer)
+    p = make(counting, limits={"max_text_chars": 10})
+    out = redact_one(p, TEXT)
+    assert out["gen_ai.prompt"] == semconv.REDACTION_FAILED_TEXT
+    assert out[semconv.REDACTION_STATUS] == "failed"
+    assert counting.seen == []
+    assert p.stats.failures.labels("size_cap")._value.get() == 1
+
+
+def test_failed_leaf_keeps_json_structure(patterns_analyzer):
+    msgs = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 50},
+                                                   {"type": "text", "content": "a@b.com ok"}]}])
+    p = make(patterns_analyzer, limits={"max_text_chars": 20})
+    out = attrs_of(run(p, Signal.TRACES, span_request(**{"gen_ai.input.messages": msgs})))
+    parsed = json.loads(out["gen_ai.input.messages"])
+    assert [x["content"] for x in parsed[0]["parts"]] == [semconv.REDACTION_FAILED_TEXT,
+                                                         "<EMAIL_ADDRESS> ok"]
+    assert out[semconv.REDACTION_STATUS] == "failed"
+
+
+def test_cache_and_batch_deduplication(patterns_analyzer):
+    """Identical texts are analyzed once per batch, and not again in the next batch."""
+    counting = CountingAnalyzer(patterns_analyzer)
+    p = make(counting)
+    req = span_request(**{"gen_ai.prompt": TEXT, "gen_ai.completion": TEXT, "input.value": TEXT})
+    run(p, Signal.TRACES, req)
+    assert counting.seen == [TEXT]
+    out = redact_one(p, TEXT)
+    assert counting.seen == [TEXT]
+    assert out["gen_ai.prompt"] == "Write to <EMAIL_ADDRESS> today"
+    assert p.stats.cache.labels("hit")._value.get() == 1
+
+
+@pytest.mark.parametrize(("allow", "expected"), [
+    pytest.param({"exact": ["jane.roe@example.com"]}, TEXT, id="exact"),
+    pytest.param({"regex": [r".*@example\.com"]}, TEXT, id="regex"),
+    pytest.param({"exact": ["jane.roe@example.co"]}, "Write to <EMAIL_ADDRESS> today",
+                 id="exact-is-exact"),
+])
+def test_allow_list(patterns_analyzer, allow, expected):
+    from processors.redaction.engine import Analyzer, EngineSpec
+
+    cfg = RedactionConfig.model_validate({"mode": "patterns", "allow_list": allow,
+                                          "entities": ["EMAIL_ADDRESS"]})
+    p = create(cfg, analyzer=Analyzer(EngineSpec.from_config(cfg)))
+    assert redact_one(p, TEXT)["gen_ai.prompt"] == expected
+
+
+def test_custom_recognizer_and_per_entity_enable():
+    from processors.redaction.engine import Analyzer, EngineSpec
+    cfg = RedactionConfig.model_validate({
+        "mode": "patterns", "entities": ["PHONE_NUMBER"],
+        "custom_recognizers": [{"entity": "EMPLOYEE_ID", "patterns": [{"regex": r"\bEMP-\d{6}\b"}]}],
+    })
+    p = create(cfg, analyzer=Analyzer(EngineSpec.from_config(cfg)))
+    out = redact_one(p, "EMP-123456 wrote from jane.roe@example.com")
+    assert out["gen_ai.prompt"] == "<EMPLOYEE_ID> wrote from jane.roe@example.com"
+
+
+def test_non_content_is_untouched_and_unmarked(patterns_analyzer):
+    req = span_request(**{"user.email": "a@example.com"})
+    before = req.SerializeToString()
+    out = run(make(patterns_analyzer), Signal.TRACES, req)
+    assert out.SerializeToString() == before
+
+
+def test_scan_all_attributes_pattern_pass(patterns_analyzer):
+    p = make(patterns_analyzer, content={"scan_all_attributes": True})
+    out = attrs_of(run(p, Signal.TRACES, span_request(**{"user.email": "a.b@example.com"})))
+    assert out["user.email"] == "<EMAIL_ADDRESS>"
+
+
+def test_model_missing_stops_start_up():
+    cfg = RedactionConfig.model_validate({"model": {"name": "en_core_web_nonexistent_xyz"}})
+    with pytest.raises(ModelError, match="is not installed"):
+        create(cfg)
+
+
+def test_model_pin_mismatch_stops_start_up():
+    cfg = RedactionConfig.model_validate({"model": {"record_sha256": "0" * 64}})
+    with pytest.raises(ModelError, match="does not match the pinned"):
+        create(cfg)
+
+
+def test_tldextract_uses_the_bundled_snapshot():
+    import tldextract.tldextract as impl
+    preseed_tldextract()
+    assert impl.TLD_EXTRACTOR.suffix_list_urls == ()
+    assert impl.TLD_EXTRACTOR.fallback_to_snapshot
+    assert impl.TLD_EXTRACTOR("x.example.co.uk").suffix == "co.uk"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    pytest.param({"entities": ["PERSON", "EMAIL"]},
+                 "processors.redaction.entities[1]: Input should be", id="unknown-entity"),
+    pytest.param({"mode": "fast"},
+                 "processors.redaction.mode: Input should be 'ner' or 'patterns'", id="mode"),
+    pytest.param({"operators": {"EMAIL": "replace"}},
+                 "processors.redaction.operators: unknown entity 'EMAIL'; allowed: ANTHROPIC_API_KEY",
+                 id="operator-entity"),
+    pytest.param({"operators": {"EMAIL_ADDRESS": "hash"}},
+                 "processors.redaction.operators.EMAIL_ADDRESS.type: Input should be 'replace', "
+                 "'mask', 'redact', 'pseudonym' or 'drop'", id="operator-type"),
+    pytest.param({"default_operator": "pseudonym"},
+                 "processors.redaction.pseudonym: the pseudonym operator needs key_env or key_file",
+                 id="pseudonym-key"),
+    pytest.param({"allow_list": {"regex": ["("]}},
+                 "processors.redaction.allow_list.regex[0]: invalid regular expression '('",
+                 id="allow-regex"),
+    pytest.param({"custom_recognizers": [{"entity": "employee", "patterns": [{"regex": "x"}]}]},
+                 "processors.redaction.custom_recognizers[0].entity: invalid entity name "
+                 "'employee'; use upper case, e.g. EMPLOYEE_ID", id="custom-name"),
+    pytest.param({"unknown_key": 1}, "processors.redaction.unknown_key: unknown key",
+                 id="unknown-key"),
+])
+def test_config_errors_name_the_yaml_path(settings, message):
+    with pytest.raises(ConfigError) as err:
+        build_config({"processors": {"redaction": settings},
+                      "pipelines": {"traces": ["redaction"]}})
+    assert any(e.startswith(message) for e in err.value.errors), err.value.errors
+
+
+def test_cli_redact(capsys):
+    code = cli_main(["redact", "Mail jane.roe@example.com"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0] == "Mail <EMAIL_ADDRESS>"
+    assert "EMAIL_ADDRESS 5-25" in out
+
+
+async def test_worker_pool_crash_fails_closed_and_restarts():
+    """A killed worker fails its texts closed; a replacement serves the next batch."""
+    p = create(RedactionConfig.model_validate(
+        {"mode": "patterns", "workers": {"count": 1}, "limits": {"cache_size": 0}}))
+    try:
+        await p.start(None)
+        (pid,) = p.backend.worker_pids()
+        ok = await p.redact_texts({(TEXT, False)})
+        assert ok[(TEXT, False)].text == "Write to <EMAIL_ADDRESS> today"
+        os.kill(pid, signal.SIGKILL)
+        failed = await p.redact_texts({(TEXT, False)})
+        assert failed[(TEXT, False)].failed
+        assert p.stats.failures.labels("worker_crash")._value.get() == 1
+        await p.backend.restarts_settled()
+        assert p.backend.worker_pids() not in ([], [pid])
+        again = await p.redact_texts({(TEXT, False)})
+        assert again[(TEXT, False)].text == "Write to <EMAIL_ADDRESS> today"
+        assert p.stats.restarts._value.get() == 1
+    finally:
+        await p.shutdown()
+        await p.shutdown()  # idempotent

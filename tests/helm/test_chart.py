@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -860,3 +861,40 @@ def test_readme_documents_every_value() -> None:
 
     stale = sorted(p for p in documented if not exists(p))
     assert not stale, f"README documents values that do not exist: {stale}"
+
+
+def test_rendered_sidecar_answers_its_probes_offline(render: Render, tmp_path: Path) -> None:
+    """The rendered sidecar config starts without a network and answers the kubelet's gRPC
+    probe and Prometheus on the ports the pod spec names. Runs in a network namespace of its
+    own, so the chart's fixed ports cannot collide with anything."""
+    unshare = shutil.which("unshare")
+    if unshare is None or shutil.which("ip") is None or run([unshare, "--net", "true"]).returncode:
+        pytest.skip("needs unshare --net and ip (root or user namespaces)")
+    rendered = render()
+    config = tmp_path / "sidecar.yaml"
+    config.write_text(rendered.config("sidecar", "sidecar.yaml"))
+    sidecar = rendered.containers()["genai-sidecar"]
+    grpc_port = sidecar["readinessProbe"]["grpc"]["port"]
+    metrics_port = next(
+        p["containerPort"] for p in sidecar["ports"] if p["name"] == "sidecar-metrics"
+    )
+    proc = run(
+        [
+            unshare,
+            "--net",
+            sys.executable,
+            "-m",
+            "tests.helm.probe_driver",
+            BIN / "genai-sidecar",
+            config,
+            str(grpc_port),
+            str(metrics_port),
+        ],
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "listening on port" in result["ready_line"], result
+    assert result["health"] == "SERVING" and result["metrics"] is True, result
+    assert result["exit"] == 0, result

@@ -221,3 +221,19 @@ def test_reload_clears_cached_lookups(tmp_path: Path) -> None:
 def test_overrides_version_defaults_to_content_hash() -> None:
     o = Overrides.parse("models: []\n", "x.yaml")
     assert o.version.startswith("overrides:") and len(o.version) == len("overrides:") + 12
+
+
+async def test_watcher_starts_with_a_file_and_stops_on_shutdown(tmp_path: Path) -> None:
+    """start() schedules the reload check only when a file is set; shutdown() ends it."""
+    path = tmp_path / "prices.yaml"
+    path.write_text("models: []\n", "utf-8")
+    host = type("H", (), {"loop": None})()
+    with_file = cost.create(CostConfig(overrides_file=path, reload_interval=3600))
+    without = cost.create(CostConfig())
+    await with_file.start(host)
+    await without.start(host)
+    assert with_file._task is not None and not with_file._task.done()
+    assert without._task is None
+    await with_file.shutdown()
+    await with_file.shutdown()  # idempotent
+    assert with_file._task is None

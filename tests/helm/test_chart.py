@@ -898,3 +898,61 @@ def test_rendered_sidecar_answers_its_probes_offline(render: Render, tmp_path: P
     assert "listening on port" in result["ready_line"], result
     assert result["health"] == "SERVING" and result["metrics"] is True, result
     assert result["exit"] == 0, result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param([], id="default"),
+        pytest.param(["-f", str(CI_VALUES / "native-sidecar-values.yaml")], id="native-sidecar"),
+    ],
+)
+def test_rendered_pod_prices_and_redacts_end_to_end(
+    render: Render, collector: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """The pod in a box: the real collector and sidecar with the rendered configs (pod IP
+    127.0.0.1, in a network namespace of its own, so the fixed ports cannot collide). A span
+    sent to the Service's OTLP/HTTP port comes back from the sidecar priced and redacted."""
+    unshare = shutil.which("unshare")
+    if unshare is None or shutil.which("ip") is None or run([unshare, "--net", "true"]).returncode:
+        pytest.skip("needs unshare --net and ip (root or user namespaces)")
+    rendered = render(
+        *args,
+        "--set",
+        "backends.debugVerbosity=detailed",
+        "--set",
+        "sendingQueue.persistence.enabled=false",  # no /var/lib/otelcol here
+        "--set",
+        "backends.prometheus.mode=none",
+    )
+    (tmp_path / "c.yaml").write_text(rendered.config("collector", "config.yaml"))
+    (tmp_path / "s.yaml").write_text(rendered.config("sidecar", "sidecar.yaml"))
+    http_port = yaml.safe_load((tmp_path / "c.yaml").read_text())["receivers"]["otlp"]["protocols"][
+        "http"
+    ]["endpoint"].rsplit(":", 1)[1]
+    proc = run(
+        [
+            unshare,
+            "--net",
+            sys.executable,
+            "-m",
+            "tests.helm.pod_driver",
+            collector,
+            tmp_path / "c.yaml",
+            BIN / "genai-sidecar",
+            tmp_path / "s.yaml",
+            http_port,
+        ],
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["sidecar_ready"] and result["collector_ready"], result
+    assert result["http_status"] == 200 and result["exported"], result
+    lines = result["span"]
+    cost = next(ln for ln in lines if ln.startswith("-> gen_ai.usage.cost.amount:"))
+    assert float(cost.split("Double(")[1].rstrip(")")) > 0
+    messages = next(ln for ln in lines if ln.startswith("-> gen_ai.input.messages:"))
+    assert "<EMAIL_ADDRESS>" in messages
+    assert not result["raw_email_seen"]

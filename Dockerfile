@@ -37,13 +37,17 @@ RUN python -c "import pathlib, tldextract; \
 src = pathlib.Path(tldextract.__file__).with_name('.tld_set_snapshot'); \
 dst = pathlib.Path('/opt/genai-sidecar/share/public_suffix_list.dat'); \
 dst.parent.mkdir(parents=True, exist_ok=True); dst.write_bytes(src.read_bytes())"
-# Prove the image works without a network: the embedded config validates, the catalog prices a
-# known model, and redaction loads the pinned model (hash-checked) and finds the e-mail address.
+# Prove the image works without a network: the catalog prices a known model, and redaction
+# loads the pinned model (hash-checked) and finds the e-mail address (one worker process: the
+# default is one per CPU of the build machine).
 ENV TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=/opt/genai-sidecar/share/public_suffix_list.dat \
     TLDEXTRACT_CACHE=/tmp/tldextract \
     HF_HUB_OFFLINE=1
 RUN --network=none genai-sidecar price --model gpt-4o --input-tokens 1000 --output-tokens 100 \
- && genai-sidecar redact "Write to jane.doe@example.com" | grep -q "<EMAIL_ADDRESS>"
+ && printf 'processors:\n  redaction:\n    workers: {count: 1}\n' > /tmp/smoke.yaml \
+ && genai-sidecar redact --config /tmp/smoke.yaml "Write to jane.doe@example.com" \
+    | grep -q "<EMAIL_ADDRESS>" \
+ && rm /tmp/smoke.yaml
 
 # --- runtime ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -44,6 +44,9 @@ _NER_MAPPING = {
 _NER_IGNORED = ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "LANGUAGE", "PRODUCT",
                 "EVENT", "WORK_OF_ART", "LAW")
 
+#: Entities only the model reports (names and places never contain digits).
+_NER_TYPES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
+
 #: One finding: (start, end, entity type, score).
 Finding = tuple[int, int, str, float]
 
@@ -183,6 +186,12 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
             kept.append(rec)
     registry.recognizers = kept
     registry.recognizers.extend(recognizers.secret_recognizers(wanted))
+    if Entity.PERSON.value in wanted:
+        registry.recognizers.append(recognizers.person_recognizer())
+    if Entity.PHONE_NUMBER.value in wanted:
+        registry.recognizers.append(recognizers.phone_recognizer())
+    if Entity.CREDIT_CARD.value in wanted:
+        registry.recognizers.append(recognizers.card_recognizer())
     if Entity.STREET_ADDRESS.value in wanted:
         registry.recognizers.append(recognizers.street_address_recognizer())
     registry.recognizers.extend(recognizers.custom_recognizers(spec.custom))
@@ -253,6 +262,8 @@ class Analyzer:
             if r.score < self._thresholds.get(r.entity_type, floor):
                 continue
             value = text[r.start:r.end]
+            if r.entity_type in _NER_TYPES and any(c.isdigit() for c in value):
+                continue  # the model calls hex ids, UUIDs and versions names and places
             if value in self._allow_exact or (
                 self._allow_regex is not None and self._allow_regex.fullmatch(value)
             ):

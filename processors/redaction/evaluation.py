@@ -39,7 +39,7 @@ TARGETS = {"EMAIL_ADDRESS": 0.99, "CREDIT_CARD": 0.99, "US_SSN": 0.99, "IBAN_COD
            "STREET_ADDRESS": 0.90}
 SECRET_TYPES = frozenset({"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_ACCESS_KEY",
                           "AWS_SECRET_KEY", "GITHUB_TOKEN", "JWT", "PRIVATE_KEY",
-                          "BEARER_TOKEN"})
+                          "BEARER_TOKEN", "GENERIC_SECRET"})
 NEGATIVE = "NEGATIVE"
 
 
@@ -149,13 +149,13 @@ class Generator:
         f = self.fakers[loc]
         s = Sample("chat", loc)
         s.add("Hi, my name is ")
-        s.add(f.name(), "PERSON")
+        s.add(f"{f.first_name()} {f.last_name()}", "PERSON")
         s.add(" and I need help with my account." + self.filler(f) + "You can reach me at ")
         s.add(f.email(), "EMAIL_ADDRESS")
         s.add(" or call me on ")
         s.add(f.phone_number(), "PHONE_NUMBER")
         s.add(". Please send the replacement to ")
-        s.add(f.street_address().replace("\n", ", "), "STREET_ADDRESS")
+        s.add(f.street_address().replace("\n", ", ").strip(), "STREET_ADDRESS")
         s.add(", " + f.city() + "." + self.filler(f))
         s.add("The failing request had trace id ")
         s.add(self.negatives()[0], NEGATIVE)
@@ -172,7 +172,7 @@ class Generator:
         s.spans.append((len("Agent: Thanks for calling, this is "),
                         len("Agent: Thanks for calling, this is ") + len(agent), "PERSON"))
         s.add("This is ")
-        s.add(f.name(), "PERSON")
+        s.add(f"{f.first_name()} {f.last_name()}", "PERSON")
         s.add(". My card number is ")
         s.add(self.card(), "CREDIT_CARD")
         s.add(" and the last payment bounced.\nAgent: I need to verify you. Your SSN please?\n"
@@ -191,13 +191,13 @@ class Generator:
         f = self.fakers[loc]
         s = Sample("tool_json", loc)
         s.add('{"customer": {"name": "')
-        s.add(f.name(), "PERSON")
+        s.add(f"{f.first_name()} {f.last_name()}", "PERSON")
         s.add('", "email": "')
         s.add(f.email(), "EMAIL_ADDRESS")
         s.add('", "phone": "')
         s.add(f.phone_number(), "PHONE_NUMBER")
         s.add('", "address": "')
-        s.add(f.street_address().replace("\n", ", "), "STREET_ADDRESS")
+        s.add(f.street_address().replace("\n", ", ").strip(), "STREET_ADDRESS")
         s.add('", "last_ip": "')
         s.add(self.rng.choice([self.en.ipv4_public(), self.en.ipv6()]), "IP_ADDRESS")
         s.add('"}, "order_id": "')

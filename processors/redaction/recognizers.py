@@ -46,6 +46,13 @@ _SECRETS: dict[Entity, tuple[list[tuple[str, float]], list[str]]] = {
           r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", 1.0)],
         [],
     ),
+    # A value assigned to a variable named like a credential: API_KEY=..., "password": "...".
+    Entity.GENERIC_SECRET: (
+        [(r"(?i:(?<=\b(?:[A-Z0-9_]*(?:api|access|secret|private|auth)[_-]?(?:key|token)"
+          r"|[A-Z0-9_]*secret|password|passwd|pwd|token)[\"']?\s{0,3}[:=]\s{0,3}[\"']?))"
+          r"(?![<\[])[^\s\"',;]{8,}", 0.85)],
+        [],
+    ),
     # The token after "Bearer" (the word itself is kept: it says what was there).
     Entity.BEARER_TOKEN: (
         [(r"(?<=\b[Bb]earer\s{1,4})[A-Za-z0-9._~+/-]{16,}=*", 0.9)], []
@@ -103,12 +110,93 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
      r"[A-ZÀ-Ý][\wÀ-ÿ'’-]*(?:\s+[A-ZÀ-Ý][\wÀ-ÿ'’-]*){0,3}", 0.65),
     # Paseo de Joaquín Feliu 98 Piso 6
     ("es",
-     r"\b(?:Calle|C/|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda|Travesía"
-     r"|Pasaje|Callejón|Carretera|Glorieta|Urbanización|Alameda|Rambla|Via|Vía|Rua)\s+"
+     r"(?<!\w)(?:Calle|C/|C\.|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda"
+     r"|Travesía|Pasaje|Pasadizo|Callejón|Carretera|Glorieta|Urbanización|Alameda|Rambla"
+     r"|Cuesta|Via|Vía|Rua)\s+"
      r"(?:(?:de la|de los|de las|del|de)\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*"
      r"(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*){0,3},?\s+\d{1,5}"
      r"(?:\s+(?:Piso|Puerta|Apt\.|Depto\.)\s*\d{1,4})?", 0.7),
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Phone shapes Presidio's phonenumbers-based recognizer misses (extensions, 001- prefixes,
+# numbers outside its regions), and Mastercard 2-series cards its card regex predates.
+# --------------------------------------------------------------------------------------------
+_PHONE_PATTERNS = [
+    # (381)946-8454, 001-721-843-0443x24451, +1 415.555.0132: the 3-3-4 layout with separators
+    ("nanp", r"(?<![\w.+-])(?:(?:\+?1|001)[ .-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .-])\d{3}[ .-]\d{4}"
+             r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,6})?(?!\w|-\d)", 0.5),
+    # +49(0)2702 69617, +44(0)113 496 0273, +33 6 12 34 56 78: a leading + is a strong signal
+    ("intl", r"(?<![\w.])\+\d{1,3}[ ]?(?:\(0\)[ ]?)?\d{1,5}(?:[ .-]?\d{2,8}){1,4}"
+             r"(?!\w|[.-]\d)", 0.5),
+    # National numbers (0958969350, 0082175028, 00839 08788): only with a phone word nearby
+    ("national", r"(?<![\w.-])(?:\(0\d{1,4}\)|0\d{1,4})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
+                 r"(?!\w|[.-]\d)", 0.2),
+    ("digits", r"(?<![\w.-])\d{10}(?!\w|[.-]\d)", 0.2),
+]
+_PHONE_CONTEXT = ["phone", "call", "mobile", "tel", "telephone", "cell", "reach", "contact",
+                  "whatsapp", "fax", "number", "dial", "text"]
+
+
+class _LuhnRecognizer(PatternRecognizer):
+    """Card numbers (2-series Mastercard) accepted only with a valid Luhn checksum."""
+
+    def validate_result(self, pattern_text: str) -> bool:
+        digits = [int(c) for c in pattern_text if c.isdigit()]
+        total = 0
+        for i, d in enumerate(reversed(digits)):
+            if i % 2:
+                d *= 2
+                if d > 9:
+                    d -= 9
+            total += d
+        return total % 10 == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Names after a cue ("my name is", "Dear", "Ms", "name": "...") that the small model misses
+# in short or JSON-shaped text; capitalised words only, particles allowed (de la, van, von).
+# --------------------------------------------------------------------------------------------
+_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+)?"
+_PARTICLE = r"(?:(?:de la|de|du|del|van|von|der|le|la|da|dos|di|y)\s+)"
+_NAME_1 = rf"{_CAP}(?:\s+{_PARTICLE}?{_CAP}){{0,3}}"
+_NAME_2 = rf"{_CAP}(?:\s+{_PARTICLE}?{_CAP}){{1,3}}"
+_PERSON_PATTERNS = [
+    ("strong_cue", rf"(?<=\b(?:[Mm]y name is|[Nn]ame:|[Dd]ear|[Ss]incerely,?|[Rr]egards,?"
+                   rf"|[Ss]igned,?|Mr\.?|Mrs\.?|Ms\.?|Miss|Dr\.?|Prof\.?|Herr|Frau|Mme|Mlle"
+                   rf"|Sr\.|Sra\.|Don|Doña)\s{{1,3}}){_NAME_1}", 0.6),
+    ("weak_cue", rf"(?<=\b(?:[Tt]his is|I am|I'm|[Ss]peaking with|[Cc]ontact|[Cc]ustomer)"
+                 rf"\s{{1,3}}){_NAME_2}", 0.55),
+    ("json_name", rf"(?<=\"(?:name|full_name|fullName|customer_name|first_name|last_name"
+                  rf"|contact|author|user_name|display_name)\"\s{{0,2}}:\s{{0,2}}\"){_NAME_1}"
+                  rf"(?=\")", 0.6),
+]
+
+
+def person_recognizer() -> PatternRecognizer:
+    return PatternRecognizer(
+        supported_entity=Entity.PERSON.value, name="sidecar_person_cue",
+        patterns=[Pattern(n, rx, sc) for n, rx, sc in _PERSON_PATTERNS],
+        global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+def phone_recognizer() -> PatternRecognizer:
+    return PatternRecognizer(
+        supported_entity=Entity.PHONE_NUMBER.value, name="sidecar_phone",
+        patterns=[Pattern(n, rx, sc) for n, rx, sc in _PHONE_PATTERNS],
+        context=_PHONE_CONTEXT, global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+def card_recognizer() -> PatternRecognizer:
+    return _LuhnRecognizer(
+        supported_entity=Entity.CREDIT_CARD.value, name="sidecar_card_2series",
+        patterns=[Pattern("mastercard_2", r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)"
+                                          r"(?:[ -]?\d{4}){3}\b", 0.9)],
+        context=["card", "credit", "mastercard"], global_regex_flags=_CASE_SENSITIVE,
+    )
 
 
 def secret_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:

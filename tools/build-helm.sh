@@ -13,7 +13,7 @@
 # `helm version` names the pinned release. The tests pass --kube-version explicitly anyway.
 set -euo pipefail
 cache=${1:?usage: build-helm.sh CACHE_DIR}
-version=${HELM_VERSION:-v4.3.1}
+version=v4.3.1
 major=${version%%.*}
 out=$cache/tools/helm-$version
 bin=$out/helm

@@ -31,8 +31,8 @@ install: $(STAMP)  ## Create .venv and install the package (editable) with test 
 collector:  ## Build the OpenTelemetry Collector distribution (cached in CACHE_DIR).
 	@tools/build-collector.sh $(CACHE_DIR)
 
-run: install  ## Run the collector and the sidecar together (embedded default config).
-	OTELCOL_BIN=$(COLLECTOR) tools/run-local.sh
+run: install  ## Start the local stack (backends, collector, sidecar) in the background; `make stop` stops it.
+	OTELCOL_BIN=$(COLLECTOR) tools/stack.sh start
 
 test: install  ## Unit and integration tests (real collector).
 	OTELCOL_BIN=$(COLLECTOR) $(PY) -m pytest tests/unit tests/integration -q

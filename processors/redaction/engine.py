@@ -182,6 +182,10 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
     for rec in registry.recognizers:
         if isinstance(rec, SpacyRecognizer) and not with_ner:
             continue
+        if type(rec).__name__ == "PhoneRecognizer":
+            # phonenumbers' matcher is half of the pattern time and, without a context word,
+            # scores below the threshold; recognizers.phone_recognizer covers the shapes.
+            continue
         if wanted.intersection(rec.supported_entities):
             kept.append(rec)
     registry.recognizers = kept

@@ -134,6 +134,12 @@ _PHONE_PATTERNS = [
     ("national", r"(?<![\w.-])(?:\(0\d{1,4}\)|0\d{1,4})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
                  r"(?!\w|[.-]\d)", 0.2),
     ("digits", r"(?<![\w.-])\d{10}(?!\w|[.-]\d)", 0.2),
+    # The same national shapes with the phone word inside the pattern: works without NLP
+    # tokens (patterns mode has no context enhancement).
+    ("national_cue", r"(?i:(?<=\b(?:phone|call|mobile|tel|telephone|cell|reach|contact"
+                     r"|whatsapp|fax|dial)\w{0,3}\W{1,3}(?:\w+\W{1,3}){0,3}))"
+                     r"(?:\(0\d{1,4}\)|0\d{1,4}|\d{3})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
+                     r"(?!\w|[.-]\d)", 0.5),
 ]
 _PHONE_CONTEXT = ["phone", "call", "mobile", "tel", "telephone", "cell", "reach", "contact",
                   "whatsapp", "fax", "number", "dial", "text"]

@@ -668,6 +668,11 @@ def test_dashboards_are_labelled_config_maps_of_the_json_files(render: Render) -
             id="monitor-no-service",
         ),
         pytest.param(
+            ["--set", "sidecar.native=true", "--kube-version", "1.28.0"],
+            "sidecar.native needs Kubernetes 1.29",
+            id="native-on-1.28",
+        ),
+        pytest.param(
             ["--set", "backends.loki.endpoint=loki:3100"],
             "/backends/loki/endpoint",
             id="loki-not-a-url",

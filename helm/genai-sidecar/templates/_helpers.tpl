@@ -82,6 +82,9 @@ app.kubernetes.io/part-of: genai-sidecar
 {{- if and .Values.autoscaling.enabled (eq .Values.mode "daemonset") }}
 {{- fail "autoscaling.enabled needs mode: deployment (a DaemonSet runs one pod per node)" }}
 {{- end }}
+{{- if and .Values.sidecar.native (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) }}
+{{- fail (printf "sidecar.native needs Kubernetes 1.29 or newer (native sidecar containers); this is %s" .Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- $ports := list (int .Values.sidecar.ports.otlp) (int .Values.sidecar.ports.metrics) (int .Values.sidecar.returnPort) }}
 {{- range $name, $p := .Values.ports }}
 {{- if and $p.enabled (has (int $p.containerPort) $ports) }}

@@ -22,6 +22,7 @@ BENCHES: dict[str, str] = {
     "runtime": "bench.runtime",
     "cost": "bench.cost",
     "derived": "bench.derived",
+    "redaction": "bench.redaction",
 }
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"

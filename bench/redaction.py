@@ -23,6 +23,7 @@ port 0, one batch in flight at a time:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -165,10 +166,8 @@ def _vm_hwm_mib(pid: int) -> float:
 def _children(pid: int) -> list[int]:
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
+        with contextlib.suppress(OSError):
             out += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return out + [g for c in out for g in _children(c)]
 
 

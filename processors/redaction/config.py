@@ -216,7 +216,8 @@ class ContentConfig(StrictModel):
         default_factory=lambda: [re.escape(p) + ".+" for p in semconv.GENAI_CONTENT_KEY_PREFIXES]
     )
     #: Span events / log records whose attributes (and bodies) are content by name.
-    event_names: list[str] = Field(default_factory=lambda: sorted(semconv.GENAI_CONTENT_EVENT_NAMES))
+    event_names: list[str] = Field(
+        default_factory=lambda: sorted(semconv.GENAI_CONTENT_EVENT_NAMES))
     log_bodies: LogBodies = LogBodies.ALL
     #: Also run a pattern-only pass (no NER) over every other string attribute of every span,
     #: event and log record.

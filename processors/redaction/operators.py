@@ -35,7 +35,8 @@ class Redacted:
 FAILED = Redacted(semconv.REDACTION_FAILED_TEXT, 0, frozenset(), failed=True)
 
 
-def load_key(config: RedactionConfig, env: dict[str, str] | None = None) -> tuple[bytes, str] | None:
+def load_key(config: RedactionConfig,
+             env: dict[str, str] | None = None) -> tuple[bytes, str] | None:
     """The pseudonym key and its id, or None when no key is configured.
 
     Raises:

@@ -64,7 +64,7 @@ _SECRETS: dict[Entity, tuple[list[tuple[str, float]], list[str]]] = {
 # usually leaves the street line, so the line is matched as a whole.
 # --------------------------------------------------------------------------------------------
 #: USPS street suffixes (full words) and their common abbreviations.
-_US_SUFFIXES = (
+_US_SUFFIXES = (  # noqa: SIM905 - a word list reads better as one string
     "Alley Avenue Branch Bridge Brook Brooks Burg Burgs Bypass Camp Canyon Cape Causeway "
     "Center Centers Circle Circles Cliff Cliffs Club Common Commons Corner Corners Course Court "
     "Courts Cove Coves Creek Crescent Crest Crossing Crossroad Curve Dale Dam Divide Drive "
@@ -83,11 +83,11 @@ _US_SUFFIXES = (
     "St Ave Av Rd Blvd Boulevard Ln Dr Ct Pl Sq Pkwy Hwy Cir Ter Trl Pt Expy Fwy Xing"
 ).split()
 _SUFFIX = "(?:" + "|".join(sorted(set(_US_SUFFIXES), key=len, reverse=True)) + r")\.?"
-_WORD = r"[A-Z][A-Za-z'’.\-]*"
+_WORD = r"[A-Z][A-Za-z'\u2019.\-]*"
 _UNIT = (r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Fl\.?|Floor|Rm\.?|Room|Bldg\.?|#)"
          r"\s*#?[A-Za-z0-9-]{1,8})")
 _DIRECTION = r"(?:[NSEW]\.?|North|South|East|West|N[EW]|S[EW])"
-_TAIL = (r"(?:,?[ \t]+(?:[A-Z][A-Za-z'’.-]+[ \t]?){1,3},?[ \t]+(?:[A-Z]{2}[ \t]+)?"
+_TAIL = (r"(?:,?[ \t]+(?:[A-Z][A-Za-z'\u2019.-]+[ \t]?){1,3},?[ \t]+(?:[A-Z]{2}[ \t]+)?"
          r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}))?")
 _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # 2328 Figueroa Skyway Apt. 290, Lake Amanda, NV 77080  /  48 Alex Stravenue
@@ -107,7 +107,7 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
     ("fr",
      r"(?:\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+)?\b(?:rue|avenue|av\.|boulevard|bd|place|chemin"
      r"|allée|impasse|quai|route|cours|passage|square)\s+(?:(?:de la|de|du|des|d'|l')\s*)?"
-     r"[A-ZÀ-Ý][\wÀ-ÿ'’-]*(?:\s+[A-ZÀ-Ý][\wÀ-ÿ'’-]*){0,3}", 0.65),
+     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*(?:\s+[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*){0,3}", 0.65),
     # Paseo de Joaquín Feliu 98 Piso 6
     ("es",
      r"(?<!\w)(?:Calle|C/|C\.|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda"
@@ -164,7 +164,7 @@ class _LuhnRecognizer(PatternRecognizer):
 # Names after a cue ("my name is", "Dear", "Ms", "name": "...") that the small model misses
 # in short or JSON-shaped text; capitalised words only, particles allowed (de la, van, von).
 # --------------------------------------------------------------------------------------------
-_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+)?"
+_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'\u2019]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'\u2019]+)?"
 _PARTICLE = r"(?:(?:de la|de|du|del|van|von|der|le|la|da|dos|di|y)\s+)"
 _NAME_1 = rf"{_CAP}(?:\s+{_PARTICLE}?{_CAP}){{0,3}}"
 _NAME_2 = rf"{_CAP}(?:\s+{_PARTICLE}?{_CAP}){{1,3}}"

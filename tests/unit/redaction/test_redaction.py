@@ -170,7 +170,8 @@ def test_custom_recognizer_and_per_entity_enable():
     from processors.redaction.engine import Analyzer, EngineSpec
     cfg = RedactionConfig.model_validate({
         "mode": "patterns", "entities": ["PHONE_NUMBER"],
-        "custom_recognizers": [{"entity": "EMPLOYEE_ID", "patterns": [{"regex": r"\bEMP-\d{6}\b"}]}],
+        "custom_recognizers": [{"entity": "EMPLOYEE_ID",
+                                "patterns": [{"regex": r"\bEMP-\d{6}\b"}]}],
     })
     p = create(cfg, analyzer=Analyzer(EngineSpec.from_config(cfg)))
     out = redact_one(p, "EMP-123456 wrote from jane.roe@example.com")
@@ -216,7 +217,8 @@ def test_tldextract_uses_the_bundled_snapshot():
     pytest.param({"mode": "fast"},
                  "processors.redaction.mode: Input should be 'ner' or 'patterns'", id="mode"),
     pytest.param({"operators": {"EMAIL": "replace"}},
-                 "processors.redaction.operators: unknown entity 'EMAIL'; allowed: ANTHROPIC_API_KEY",
+                 "processors.redaction.operators: unknown entity 'EMAIL'; "
+                 "allowed: ANTHROPIC_API_KEY",
                  id="operator-entity"),
     pytest.param({"operators": {"EMAIL_ADDRESS": "hash"}},
                  "processors.redaction.operators.EMAIL_ADDRESS.type: Input should be 'replace', "

@@ -72,6 +72,19 @@ class RedactionStats:
     def failure(self, reason: str, n: int) -> None:
         self.failures.labels(reason).inc(n)
 
+    def expose_on(self, registry: Any) -> None:
+        """Make these counters part of another registry's scrape (the sidecar's /metrics)."""
+        own = self.registry
+
+        class _Bridge:
+            def collect(self):
+                return own.collect()
+
+            def describe(self):
+                return []
+
+        registry.register(_Bridge())
+
 
 class RedactionProcessor(Processor):
     """See the module docstring. Built by `processors.redaction.create`."""
@@ -97,6 +110,10 @@ class RedactionProcessor(Processor):
         if self._started:
             return
         self._started = True
+        # The sidecar's own registry, when the host offers one (``host.telemetry.registry``).
+        registry = getattr(getattr(host, "telemetry", None), "registry", None)
+        if registry is not None:
+            self.stats.expose_on(registry)
         await self.backend.start()
 
     async def shutdown(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -271,3 +272,16 @@ async def test_worker_pool_crash_fails_closed_and_restarts():
     finally:
         await p.shutdown()
         await p.shutdown()  # idempotent
+
+
+def test_counters_join_the_host_registry(patterns_analyzer):
+    """With a host that offers the sidecar's registry, the counters appear in its scrape."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    host = type("Host", (), {"telemetry": type("T", (), {"registry": registry})()})()
+    p = make(RaisingAnalyzer())
+    asyncio.run(p.start(host))
+    redact_one(p, TEXT)
+    text = generate_latest(registry).decode()
+    assert f'{semconv.OWN_REDACTION_FAILURES}_total{{reason="error"}} 1.0' in text

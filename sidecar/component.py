@@ -18,13 +18,16 @@ import abc
 import asyncio
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+if TYPE_CHECKING:
+    from sidecar.telemetry import Telemetry
 
 
 class Signal(enum.StrEnum):
@@ -102,6 +105,9 @@ class Host(Protocol):
     """What the pipeline offers a started processor."""
 
     loop: asyncio.AbstractEventLoop
+    #: The sidecar's own metrics; a processor registers its counters on ``telemetry.registry``
+    #: (in ``start``) so they appear on ``/metrics`` beside the runtime's.
+    telemetry: Telemetry
 
     async def export_derived(self, signal: Signal, request: Any) -> None:
         """Export derived data (an OTLP export request) downstream, outside any batch.

@@ -89,6 +89,7 @@ class Pipeline:
         """Chains of named processors per signal (a missing signal passes through)."""
         self._exporter = exporter
         self._telemetry = telemetry
+        self.telemetry = telemetry  # `Host` API
         self._chains: dict[Signal, tuple[Stage, ...]] = {
             signal: tuple(Stage(n, p) for n, p in chains.get(signal, ())) for signal in Signal
         }

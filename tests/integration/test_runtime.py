@@ -392,3 +392,24 @@ async def test_drain_deadline_bounds_shutdown_even_if_downstream_hangs(sink):
         await stuck
     assert info.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
     sink.hold.set()
+
+
+async def test_processor_counters_are_served_on_the_sidecars_metrics_endpoint(sink):
+    cfg = build_config({
+        "server": {"listen": "127.0.0.1:0"},
+        "exporter": {"endpoint": sink.endpoint, "timeout": "2s"},
+        "telemetry": {"metrics_listen": "127.0.0.1:0"},
+        "processors": {"cost": {}},
+        "pipelines": {"traces": ["cost"]},
+    }, "test", {})
+    app = Sidecar(cfg)
+    await app.start()
+    try:
+        await export(endpoint(app), Signal.TRACES, make_traces(24, 3))
+        url = f"http://127.0.0.1:{app.metrics_port}/metrics"
+        text = (await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+                ).decode()
+        assert 'genai_sidecar_cost_spans_total{status="priced"} 3.0' in text
+        assert 'genai_sidecar_processor_items_total{processor="cost",signal="traces"} 3.0' in text
+    finally:
+        await app.stop()

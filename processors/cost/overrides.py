@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from processors.cost.pricing import Match, Prices, Rate
-from sidecar.config import ConfigError, StrictModel, format_path, parse_yaml
+from sidecar.config import ConfigError, StrictModel, parse_yaml, validation_errors
 
 
 class TierPrices(StrictModel):
@@ -168,7 +168,7 @@ class Overrides:
         try:
             parsed = OverridesFile.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(_errors(exc), source) from None
+            raise ConfigError(validation_errors(exc), source) from None
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
         return cls(parsed, digest)
 
@@ -195,16 +195,3 @@ class Overrides:
             elif c.entry.provider == provider:
                 return c
         return fallback
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        out.append(f"{format_path(loc)}: {msg}")
-    return out

@@ -6,7 +6,9 @@ load generator and the no-op downstream share CPU 1:
 * ``no-op``: a gRPC server that only acknowledges (the floor of any OTLP hop);
 * ``sidecar (empty chain)``: decode + count, forward the received bytes, wait for the ack;
 * ``sidecar (re-encode)``: one processor that touches nothing, so the batch is decoded,
-  re-encoded and forwarded (what every configured chain pays before its own work).
+  re-encoded and forwarded (what every configured chain pays before its own work);
+* ``sidecar (cost processor)``: the cost processor alone, every span an LLM span (the
+  end-to-end view of ``bench/cost.py``'s in-process figures).
 
 Batches are 512 chat spans with 1 KB or 4 KB of prompt content. Throughput uses 8 requests in
 flight; latency is measured one request at a time, and the sidecar's *added* latency is its
@@ -78,7 +80,7 @@ class _Touch(Processor):
         return batch
 
 
-def _sidecar_server(port: int, downstream: int, reencode: bool, ready: Any, cpu: int) -> None:
+def _sidecar_server(port: int, downstream: int, chain: str, ready: Any, cpu: int) -> None:
     _pin(cpu)
     from sidecar.config import build_config
     from sidecar.exporter import OtlpExporter
@@ -92,7 +94,15 @@ def _sidecar_server(port: int, downstream: int, reencode: bool, ready: Any, cpu:
                             "exporter": {"endpoint": f"127.0.0.1:{downstream}"}}, "bench", {})
         telemetry = Telemetry("bench")
         exporter = OtlpExporter(cfg.exporter, telemetry)
-        chains = {Signal.TRACES: [("touch", _Touch())]} if reencode else {}
+        if chain == "re-encode":
+            chains = {Signal.TRACES: [("touch", _Touch())]}
+        elif chain == "cost":
+            from sidecar.registry import FACTORIES
+
+            factory = FACTORIES["cost"]
+            chains = {Signal.TRACES: [("cost", factory.create(factory.default_config()))]}
+        else:
+            chains = {}
         pipeline = Pipeline(chains, exporter, telemetry)
         receiver = OtlpReceiver(cfg.server, pipeline, telemetry)
         await exporter.start()
@@ -152,13 +162,14 @@ def run(quick: bool = False) -> str:
     ctx = mp.get_context("spawn")
     rounds, requests, lat_requests = (1, 20, 30) if quick else (5, 120, 200)
     _pin(1)
-    noop_port, side_port, reenc_port = _free_port(), _free_port(), _free_port()
+    noop_port, side_port, reenc_port, cost_port = (_free_port() for _ in range(4))
     procs = []
     events = []
     for target, args in (
         (_noop_server, (noop_port,)),
-        (_sidecar_server, (side_port, noop_port, False)),
-        (_sidecar_server, (reenc_port, noop_port, True)),
+        (_sidecar_server, (side_port, noop_port, "empty")),
+        (_sidecar_server, (reenc_port, noop_port, "re-encode")),
+        (_sidecar_server, (cost_port, noop_port, "cost")),
     ):
         ev = ctx.Event()
         cpu = 1 if target is _noop_server else 0
@@ -171,7 +182,7 @@ def run(quick: bool = False) -> str:
             if not ev.wait(60):
                 raise RuntimeError("a benchmark server did not start")
         servers = {"no-op gRPC server": noop_port, "sidecar, empty chain": side_port,
-                   "sidecar, re-encode": reenc_port}
+                   "sidecar, re-encode": reenc_port, "sidecar, cost processor": cost_port}
         rows = []
         for content in (1024, 4096):
             payload = _payload(content)

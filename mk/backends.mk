@@ -13,7 +13,7 @@ backends:  ## Build or install the pinned Jaeger, Tempo, Loki and Prometheus (ca
 	@tools/build-backends.sh $(CACHE_DIR)
 
 e2e: install $(E2E_STAMP) backends  ## End-to-end: real traffic through collector, sidecar and the four backends.
-	OTELCOL_BIN=$(COLLECTOR) $(PY) -m pytest tests/e2e -q -p no:cacheprovider
+	OTELCOL_BIN=$(COLLECTOR) $(PY) -m pytest tests/e2e -q
 
 stop:  ## Stop the local stack started by `make run`.
 	@tools/stack.sh stop
@@ -22,4 +22,5 @@ status:  ## Show which processes of the local stack are running and ready.
 	@tools/stack.sh status
 
 demo: $(E2E_STAMP)  ## Send realistic LLM traffic (three instrumentation libraries, PII in prompts) to `make run`'s stack.
+	@tools/stack.sh status >/dev/null || { tools/stack.sh status; echo "start the stack first: make run"; exit 1; }
 	$(PY) -m tests.e2e.demo

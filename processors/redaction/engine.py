@@ -171,6 +171,7 @@ def _ner_engine(model: ModelConfig):
 
 def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
     from processors.redaction import recognizers
@@ -199,8 +200,21 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
     if Entity.STREET_ADDRESS.value in wanted:
         registry.recognizers.append(recognizers.street_address_recognizer())
     registry.recognizers.extend(recognizers.custom_recognizers(spec.custom))
+    enhancer = None
+    if not with_ner:
+        class _NoContext(ContextAwareEnhancer):
+            """Without NLP tokens there is no context to use; skip the per-result loop."""
+
+            def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers,
+                                      context=None):
+                return raw_results
+
+        enhancer = _NoContext(context_similarity_factor=0.0,
+                              min_score_with_context_similarity=0.0,
+                              context_prefix_count=0, context_suffix_count=0)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
-                          supported_languages=[LANGUAGE], default_score_threshold=0.0)
+                          supported_languages=[LANGUAGE], default_score_threshold=0.0,
+                          context_aware_enhancer=enhancer)
 
 
 class Analyzer:
@@ -258,7 +272,12 @@ class Analyzer:
         return out
 
     def _run(self, engine, text: str, artifacts) -> list[Finding]:
-        results = engine.analyze(text=text, language=LANGUAGE, entities=self._entities,
+        from processors.redaction.recognizers import triggered
+
+        entities = triggered(text, self._entities)
+        if not entities:  # (an empty list would mean "all" to Presidio)
+            return []
+        results = engine.analyze(text=text, language=LANGUAGE, entities=entities,
                                  nlp_artifacts=artifacts)
         found: list[Finding] = []
         floor = self.spec.score_threshold

@@ -29,7 +29,7 @@ _SECRETS: dict[Entity, tuple[list[tuple[str, float]], list[str]]] = {
     ),
     # A 40-character secret only next to its label (a bare 40-char run is a git SHA as often).
     Entity.AWS_SECRET_KEY: (
-        [(r"(?i:(?<=aws.{0,20}(?:secret|private).{0,20}[\s:=\"']{1,5}))"
+        [(r"(?i:aws.{0,20}(?:secret|private).{0,20}?[\s:=\"']{1,5})\K"
           r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])", 0.9)],
         [],
     ),
@@ -203,6 +203,52 @@ def card_recognizer() -> PatternRecognizer:
                                           r"(?:[ -]?\d{4}){3}\b", 0.9)],
         context=["card", "credit", "mastercard"], global_regex_flags=_CASE_SENSITIVE,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Triggers: a cheap necessary condition per entity. A text without an entity's trigger cannot
+# match any of that entity's patterns, so its recognizers are skipped for that text (most
+# prose has no "@", no "sk-", no "aws"...). Entities without a trigger always run.
+# --------------------------------------------------------------------------------------------
+_DIGIT = regex.compile(r"\d")
+TRIGGERS: dict[str, object] = {
+    Entity.EMAIL_ADDRESS.value: "@",
+    Entity.IP_ADDRESS.value: regex.compile(r"\d\.\d|:"),
+    Entity.IBAN_CODE.value: regex.compile(r"[A-Za-z]{2}\d{2}"),
+    Entity.MAC_ADDRESS.value: regex.compile(r"[0-9A-Fa-f]{2}[:.-][0-9A-Fa-f]{2}"),
+    Entity.CREDIT_CARD.value: _DIGIT,
+    Entity.US_SSN.value: _DIGIT,
+    Entity.US_ITIN.value: _DIGIT,
+    Entity.UK_NHS.value: _DIGIT,
+    Entity.PHONE_NUMBER.value: _DIGIT,
+    Entity.CRYPTO.value: _DIGIT,
+    Entity.US_BANK_NUMBER.value: _DIGIT,
+    Entity.US_PASSPORT.value: _DIGIT,
+    Entity.MEDICAL_LICENSE.value: _DIGIT,
+    Entity.STREET_ADDRESS.value: regex.compile(
+        r"\d|(?i:\b(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route"
+        r"|cours|passage|square)\b)"),
+    Entity.OPENAI_API_KEY.value: "sk-",
+    Entity.ANTHROPIC_API_KEY.value: "sk-ant-",
+    Entity.AWS_ACCESS_KEY.value: regex.compile(
+        r"AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA"),
+    Entity.AWS_SECRET_KEY.value: regex.compile(r"(?i)aws"),
+    Entity.GITHUB_TOKEN.value: regex.compile(r"gh[pousr]_|github_pat_"),
+    Entity.JWT.value: "eyJ",
+    Entity.PRIVATE_KEY.value: "PRIVATE KEY",
+    Entity.BEARER_TOKEN.value: "earer",
+    Entity.GENERIC_SECRET.value: regex.compile(r"(?i)key|token|secret|passw|pwd|auth"),
+}
+
+
+def triggered(text: str, entities: list[str]) -> list[str]:
+    """The entities whose trigger occurs in ``text`` (or that have none)."""
+    out = []
+    for e in entities:
+        trig = TRIGGERS.get(e)
+        if trig is None or (trig in text if isinstance(trig, str) else trig.search(text)):
+            out.append(e)
+    return out
 
 
 def secret_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:

@@ -285,3 +285,17 @@ def test_counters_join_the_host_registry(patterns_analyzer):
     redact_one(p, TEXT)
     text = generate_latest(registry).decode()
     assert f'{semconv.OWN_REDACTION_FAILURES}_total{{reason="error"}} 1.0' in text
+
+
+def test_triggers_never_hide_a_finding(patterns_analyzer, monkeypatch):
+    """Skipping recognizers by trigger gives the same findings as running them all."""
+    from processors.redaction import recognizers
+    from processors.redaction.evaluation import Generator
+
+    texts = [s.text for s in Generator(seed=99).samples(60)]
+    texts.append("AWS secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1 and rue de la Paix")
+    with_triggers = patterns_analyzer.analyze(texts, [False] * len(texts))
+    monkeypatch.setattr(recognizers, "TRIGGERS", {})
+    without = patterns_analyzer.analyze(texts, [False] * len(texts))
+    assert with_triggers == without
+    assert sum(map(len, with_triggers)) > 100

@@ -244,7 +244,8 @@ def _measure_mode(mode: str, batches: list[bytes], noop_port: int, tmp: Path,
         proc.wait(60)
     added = [x - noop_lat for x in lat]
     return {"spans_s": (len(batches) - half) * SPANS / elapsed, "seq_s": seq_rate,
-            "p50": _pct(added, 0.5), "p99": _pct(added, 0.99), "main_mib": main_mib, "worker_mib": worker_mib,
+            "p50": _pct(added, 0.5), "p99": _pct(added, 0.99), "main_mib": main_mib,
+            "worker_mib": worker_mib,
             "workers": len([w for w in workers if _vm_hwm_mib(w) > 100]), "batches": len(batches)}
 
 

@@ -227,7 +227,7 @@ class ContentConfig(StrictModel):
 class WorkersConfig(StrictModel):
     """Worker processes that run the analysis (the event loop never does)."""
 
-    #: Number of worker processes; 0 means one per CPU core.
+    #: Number of worker processes; 0 means one per CPU this process may use (affinity, cgroup quota).
     count: int = Field(0, ge=0, le=256)
     start_method: StartMethod = StartMethod.FORKSERVER
     #: Texts sent to a worker at once (spaCy ``pipe`` batch).

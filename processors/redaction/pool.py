@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -37,6 +38,24 @@ Outcome = list[Finding] | None
 
 _SHUTDOWN_GRACE = 3.0
 
+
+
+def available_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """CPUs this process may really use: its affinity, capped by a cgroup v2 CPU quota.
+
+    ``os.cpu_count()`` counts the node's cores; in a container limited to 2 CPUs on a 64-core
+    node it would start 64 workers, each holding its own spaCy pipeline.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    try:
+        with open(os.path.join(cgroup_root, "cpu.max"), encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
 
 class Backend(Protocol):
     """Where texts are analyzed."""
@@ -144,7 +163,7 @@ class WorkerPool:
         on_failure: Callable[[str, int], None] = lambda reason, n: None,
     ) -> None:
         self._spec = spec
-        self._count = count or os.cpu_count() or 1
+        self._count = count or available_cpus()
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Workers fork from a server that already imported the heavy modules.

@@ -118,6 +118,8 @@ class Sent:
 
     service: str
     trace_ids: list[str] = field(default_factory=list)
+    #: trace id -> the kind of call it describes (tests/e2e/traffic.py SDK_CALLS)
+    calls: dict[str, str] = field(default_factory=dict)
     pii: list[str] = field(default_factory=list)
 
 
@@ -189,6 +191,7 @@ def sent(stack: Stack) -> dict[str, Sent]:
             for lib, record in result.items():
                 out = _send(stack, llm, lib, record.service, run_id)
                 record.trace_ids += out["trace_ids"]
+                record.calls.update(out["calls"])
                 record.pii = out["pii"]
             if wave == 1:
                 # Wait for Prometheus to hold the first wave's counters, so the second wave is

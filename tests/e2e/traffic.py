@@ -68,8 +68,14 @@ def _instrument(library: str, tracer_provider, logger_provider) -> None:
         raise SystemExit(f"unknown library {library!r}; choose from {', '.join(LIBRARIES)}")
 
 
+#: The SDK calls of one run, in order (each is one trace): those before the embeddings call
+#: are chat calls, which get an inference log record each.
+SDK_CALLS = ("chat", "chat-stream", "chat-reasoning", "chat-truncated", "chat-unpriced",
+             "chat-rejected", "embeddings")
+
+
 def _calls(openai, client, system: dict[str, str], first: str, second: str) -> None:
-    """The SDK calls an instrumentation library describes."""
+    """The SDK calls an instrumentation library describes (SDK_CALLS, in that order)."""
     client.chat.completions.create(
         model="gpt-4o-mini", messages=[system, {"role": "user", "content": first}])
     stream = client.chat.completions.create(
@@ -175,8 +181,10 @@ def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[st
     logger_provider.force_flush()
     tracer_provider.shutdown()
     logger_provider.shutdown()
+    kinds = ("chat-stream",) if library == "manual" else SDK_CALLS
+    assert len(trace_ids) == len(kinds), (trace_ids, kinds)
     return {"library": library, "service": service, "trace_ids": trace_ids,
-            "pii": sorted(pii.values())}
+            "calls": dict(zip(trace_ids, kinds, strict=True)), "pii": sorted(pii.values())}
 
 
 def main() -> None:

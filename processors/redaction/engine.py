@@ -110,24 +110,48 @@ def verify_model(model: ModelConfig) -> Path:
     if dist.version != model.version:
         raise ModelError(f"spaCy model {model.name!r} is version {dist.version}; "
                          f"pinned {model.version}")
-    record_file = next((f for f in dist.files or () if f.name == "RECORD"), None)
-    raw = Path(record_file.locate()).read_bytes() if record_file is not None else b""
-    record = raw.decode("utf-8", "replace")
-    if model.record_sha256:
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != model.record_sha256:
-            raise ModelError(f"spaCy model {model.name!r} RECORD sha256 {digest} does not match "
-                             f"the pinned {model.record_sha256}")
-        for line in record.splitlines():
-            path, _, rest = line.partition(",")
-            algo_digest = rest.rpartition(",")[0]
-            if not path.startswith(f"{model.name}/") or not algo_digest.startswith("sha256="):
-                continue
+    if model.files_sha256:
+        entries = _model_files(dist, model.name)
+        got = _listing_sha256(entries)
+        if got != model.files_sha256:
+            raise ModelError(f"spaCy model {model.name!r} files sha256 {got} does not match "
+                             f"the pinned {model.files_sha256}")
+        for path, digest in entries:
             data = Path(dist.locate_file(path)).read_bytes()
-            got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            if got != algo_digest.removeprefix("sha256="):
+            actual = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            if actual != digest:
                 raise ModelError(f"spaCy model file {path} does not match its recorded hash")
     return Path(dist.locate_file(model.name))
+
+
+def _model_files(dist: metadata.Distribution, name: str) -> list[tuple[str, str]]:
+    """Sorted (path, urlsafe-b64 sha256) of the model package's own files, from its RECORD.
+
+    The pin covers these, not RECORD itself: RECORD's INSTALLER / REQUESTED / ``__pycache__``
+    lines depend on how pip installed the model (directly or as a dependency, with or without
+    bytecode), while the model's files and their hashes do not.
+    """
+    record_file = next((f for f in dist.files or () if f.name == "RECORD"), None)
+    if record_file is None:
+        return []
+    entries = []
+    for line in Path(record_file.locate()).read_text("utf-8", "replace").splitlines():
+        path, _, rest = line.partition(",")
+        digest = rest.rpartition(",")[0]
+        if (digest.startswith("sha256=") and path.startswith(f"{name}/")
+                and "/__pycache__/" not in path):
+            entries.append((path, digest.removeprefix("sha256=")))
+    return sorted(entries)
+
+
+def _listing_sha256(entries: list[tuple[str, str]]) -> str:
+    return hashlib.sha256("".join(f"{p},{d}\n" for p, d in entries).encode()).hexdigest()
+
+
+def model_files_sha256(name: str) -> str:
+    """The value to pin as ``model.files_sha256`` for the installed model ``name``."""
+    dist = metadata.distribution(name)
+    return _listing_sha256(_model_files(dist, name))
 
 
 def preseed_tldextract() -> None:

@@ -199,7 +199,7 @@ def test_model_missing_stops_start_up():
 
 
 def test_model_pin_mismatch_stops_start_up():
-    cfg = RedactionConfig.model_validate({"model": {"record_sha256": "0" * 64}})
+    cfg = RedactionConfig.model_validate({"model": {"files_sha256": "0" * 64}})
     with pytest.raises(ModelError, match="does not match the pinned"):
         create(cfg)
 

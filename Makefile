@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # The collector binary's path; building it when missing (see tools/build-collector.sh).
 COLLECTOR = $$(tools/build-collector.sh $(CACHE_DIR))
 
-.PHONY: help install collector run test unit integration bench lint clean
+.PHONY: help install collector run run-local test unit integration bench lint clean
 
 # Feature areas add their targets in mk/*.mk (included below, after the core targets).
 
@@ -33,6 +33,9 @@ collector:  ## Build the OpenTelemetry Collector distribution (cached in CACHE_D
 
 run: install  ## Start the local stack (backends, collector, sidecar) in the background; `make stop` stops it.
 	OTELCOL_BIN=$(COLLECTOR) tools/stack.sh start
+
+run-local: install  ## Only the collector and the sidecar, output to the debug exporter (no backends).
+	OTELCOL_BIN=$(COLLECTOR) tools/run-local.sh
 
 test: install  ## Unit and integration tests (real collector).
 	OTELCOL_BIN=$(COLLECTOR) $(PY) -m pytest tests/unit tests/integration -q

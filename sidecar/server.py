@@ -134,7 +134,9 @@ class OtlpReceiver:
             remaining = context.time_remaining()
             if remaining is None:
                 remaining = self._config.default_request_timeout
-            deadline = loop.time() + remaining
+            # Answer a little before the client gives up, so it hears our status (UNAVAILABLE
+            # with the downstream's reason) rather than its own DEADLINE_EXCEEDED.
+            deadline = loop.time() + remaining - min(max(remaining * 0.1, 0.02), 1.0)
             try:
                 response = await self._pipeline.handle(signal, payload, deadline)
             except RequestError as exc:

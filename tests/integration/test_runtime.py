@@ -18,7 +18,15 @@ from sidecar.app import Sidecar
 from sidecar.component import BatchContext, Processor, Signal
 from sidecar.config import StrictModel, build_config
 from sidecar.registry import Factory
-from tests.harness import Sink, export, make_logs, make_metrics, make_traces, span_ids
+from tests.harness import (
+    Sink,
+    export,
+    make_logs,
+    make_metrics,
+    make_traces,
+    span_ids,
+    wait_until,
+)
 
 
 def config(downstream: str, **server: Any):
@@ -135,8 +143,8 @@ async def test_too_many_in_flight_is_resource_exhausted_with_retry_info(sink):
     sink.hold = asyncio.Event()
     try:
         first = asyncio.ensure_future(export(endpoint(app), Signal.TRACES, make_traces(7, 2)))
-        while sink.calls == 0:  # the first request is now held at the downstream
-            await asyncio.sleep(0.01)
+        # The first request is now held at the downstream.
+        await wait_until(lambda: sink.calls > 0, 10, "the first request at the downstream")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await export(endpoint(app), Signal.TRACES, make_traces(8, 2))
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -230,11 +238,9 @@ async def test_shutdown_drains_in_flight_requests_and_refuses_new_ones(sink):
     await app.start()
     sink.hold = asyncio.Event()
     first = asyncio.ensure_future(export(endpoint(app), Signal.TRACES, make_traces(12, 3)))
-    while sink.calls == 0:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: sink.calls > 0, 10, "the request at the downstream")
     stopping = asyncio.ensure_future(app.stop())
-    while not app.receiver._stopped:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: app.receiver._stopped, 10, "stop() to begin")
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await export(endpoint(app), Signal.TRACES, make_traces(13, 3), timeout=2)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -385,8 +391,7 @@ async def test_drain_deadline_bounds_shutdown_even_if_downstream_hangs(sink):
     sink.hold = asyncio.Event()  # never released: the downstream hangs
     stuck = asyncio.ensure_future(export(endpoint(app), Signal.TRACES, make_traces(16, 2),
                                          timeout=30))
-    while sink.calls == 0:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: sink.calls > 0, 10, "the request at the downstream")
     await asyncio.wait_for(app.stop(), 15)  # would hang without the drain deadline
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stuck

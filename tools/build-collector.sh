@@ -22,6 +22,7 @@ ocb=$cache/tools/ocb-v$ocb_version/builder
 if [ ! -x "$ocb" ]; then
   GOBIN=$(dirname "$ocb") go install "go.opentelemetry.io/collector/cmd/builder@v$ocb_version" >&2
 fi
+mkdir -p "$cache/collector"
 work=$(mktemp -d "$cache/collector/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 sed "s#output_path: .*#output_path: $work/src#" "$manifest" > "$work/builder.yaml"

@@ -17,6 +17,7 @@ pipeline processor and has no config). The API:
   foreign_cost, streaming, time_to_first_chunk, content_keys, content_events;
   ``is_model_call`` (one call, not a duplicate: count / price it) and ``has_usage``.
 * ``normalize_provider(str) -> str`` — provider spellings to OTel ``gen_ai.provider.name``.
+* ``string_list(AnyValue) -> list[str]`` — a string or array of strings (JSON arrays too).
 """
 
 from processors.genai.view import (
@@ -30,6 +31,7 @@ from processors.genai.view import (
     batch_view,
     invalidate,
     normalize_provider,
+    string_list,
     view,
 )
 
@@ -44,5 +46,6 @@ __all__ = [
     "batch_view",
     "invalidate",
     "normalize_provider",
+    "string_list",
     "view",
 ]

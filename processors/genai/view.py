@@ -24,6 +24,7 @@ its attribute keys and is never touched.
 from __future__ import annotations
 
 import enum
+import json
 import math
 import re
 from typing import Any, NamedTuple
@@ -622,3 +623,24 @@ def invalidate(scratch: dict[Any, Any]) -> None:
     """Forget the memoized `batch_view` (after spans were removed or replaced)."""
     scratch.pop(_SCRATCH_KEY, None)
 
+
+def string_list(value: Any) -> list[str]:
+    """An AnyValue holding a string or an array of strings (JSON-encoded arrays too) as a list.
+
+    For values instrumentations send either way, e.g. ``gen_ai.response.finish_reasons``.
+    """
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [v.string_value for v in value.array_value.values if v.HasField("string_value")]
+    if kind == "string_value":
+        text = value.string_value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                return [text]
+            if isinstance(parsed, list):
+                return [str(p) for p in parsed if isinstance(p, str | int | float)]
+            return [text]
+        return [text] if text else []
+    return []

@@ -205,19 +205,7 @@ class InferenceLogsProcessor(Processor):
             value = found.get(key)
             if value is None:
                 continue
-            kind = value.WhichOneof("value")
-            if kind == "array_value":
-                return [v.string_value for v in value.array_value.values
-                        if v.HasField("string_value")]
-            if kind == "string_value":
-                text = value.string_value.strip()
-                if text.startswith("["):
-                    try:
-                        parsed = json.loads(text)
-                    except ValueError:
-                        return [text]
-                    return [str(p) for p in parsed if isinstance(p, str)]
-                return [text] if text else []
+            return genai.string_list(value)
         return []
 
     @staticmethod

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -88,23 +87,6 @@ def _scalar(value: Any) -> Any:
     if kind in ("string_value", "int_value", "double_value", "bool_value"):
         return getattr(value, kind)
     return None
-
-
-def _strings(value: Any) -> list[str]:
-    """A string or an array of strings (JSON-encoded arrays too) as a list of strings."""
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [v.string_value for v in value.array_value.values if v.HasField("string_value")]
-    if kind == "string_value":
-        text = value.string_value.strip()
-        if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                return [text]
-            return [str(p) for p in parsed if isinstance(p, str | int | float)]
-        return [text] if text else []
-    return []
 
 
 #: Counter increments of one batch: (counter, attribute items in insertion order) -> sum.
@@ -380,7 +362,7 @@ class MetricsProcessor(Processor):
         for key in sc.FINISH_REASONS_KEYS:
             value = raw.get(key)
             if value is not None:
-                for reason in _strings(value):
+                for reason in genai.string_list(value):
                     _add(adds, self._finish, 1,
                          {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
                 break
@@ -407,7 +389,7 @@ class MetricsProcessor(Processor):
                     _add(adds, spans_counter, 1,
                          {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
                     if types is not None:
-                        for t in _strings(types):
+                        for t in genai.string_list(types):
                             _add(adds, entities_counter, 1,
                                  {sc.SERVICE_NAME: service, sc.REDACTION_TYPE: t})
 

@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 import processors.cost as cost
 import processors.logs as logs
 import processors.metrics as metrics
+from bench.cost import _run_sync
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Signal
 from tests.llm_spans import llm_span, merge, request
@@ -53,15 +54,6 @@ def _batch() -> bytes:
                                   error="timeout" if n % 50 == 0 else None, extra=extra))
         reqs.append(request(spans, service=service))
     return merge(*reqs).SerializeToString()
-
-
-def _run_sync(coro: Any) -> Any:
-    """Drive a coroutine that never suspends (these processors await nothing)."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    raise RuntimeError("process() suspended; this benchmark expects it not to")
 
 
 def _time(payload: bytes, chain: list[Any], iterations: int) -> float:

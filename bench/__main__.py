@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "cost": "bench.cost",
     "derived": "bench.derived",
     "redaction": "bench.redaction",
+    "collector": "bench.collector",
 }
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"

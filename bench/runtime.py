@@ -146,6 +146,18 @@ async def _latencies(port: int, payload: bytes, requests: int) -> list[float]:
         return out
 
 
+def _peak_rss_mib(pid: int) -> float:
+    """VmHWM of a process: its peak resident memory so far."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -183,6 +195,7 @@ def run(quick: bool = False) -> str:
                 raise RuntimeError("a benchmark server did not start")
         servers = {"no-op gRPC server": noop_port, "sidecar, empty chain": side_port,
                    "sidecar, re-encode": reenc_port, "sidecar, cost processor": cost_port}
+        pids = dict(zip(servers, (p.pid for p in procs), strict=True))
         rows = []
         for content in (1024, 4096):
             payload = _payload(content)
@@ -205,7 +218,8 @@ def run(quick: bool = False) -> str:
                     f"{(p50 - base_p50) * 1e3:.2f} | {(p99 - base_p99) * 1e3:.2f}")
                 rows.append(
                     f"| {content} B | {name} | {med:,.0f} | {med / base_tput:.2f} | "
-                    f"{p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {added or '- | -'} |"
+                    f"{p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {added or '- | -'} | "
+                    f"{_peak_rss_mib(pids[name]):.0f} |"
                 )
     finally:
         for p in procs:
@@ -220,6 +234,7 @@ def run(quick: bool = False) -> str:
         "request at a time, percentiles over all rounds. Added latency = the sidecar's "
         "percentile minus the no-op server's, same run.\n\n"
         "| content | server | spans/s (median) | ratio to no-op | p50 ms | p99 ms "
-        "| added p50 ms | added p99 ms |\n|---|---|---|---|---|---|---|---|\n"
+        "| added p50 ms | added p99 ms | peak RSS MiB (so far) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     return head + "\n".join(rows) + "\n"

@@ -241,6 +241,52 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
                           context_aware_enhancer=enhancer)
 
 
+class _PatternPass:
+    """A patterns-only ``AnalyzerEngine`` run without its per-text orchestration.
+
+    ``AnalyzerEngine.analyze`` spends a good share of a short text's time around the regexes:
+    looking the recognizers up per entity, building NLP artifacts, routing every result
+    through the context enhancers (a no-op without NLP tokens), then filtering and
+    deduplicating. Here the same recognizers (Presidio's and ours, with their own
+    ``analyze``, ``validate_result`` / ``invalidate_result`` and scores) run directly and
+    the results go through the same per-recognizer score thresholds and
+    ``EntityRecognizer.remove_duplicates``. Built only when that is exactly what the engine
+    would do: every recognizer keeps the base class's (identity) context enhancement and
+    the engine's enhancer is the no-op one; otherwise ``usable`` is False.
+    """
+
+    def __init__(self, engine, enhancer_is_noop: bool) -> None:
+        from presidio_analyzer import EntityRecognizer
+
+        self._dedup = EntityRecognizer.remove_duplicates
+        self._engine = engine
+        self._default = engine.default_score_threshold
+        self._recs = [(rec, frozenset(rec.supported_entities), rec.score_thresholds)
+                      for rec in engine.registry.recognizers
+                      if rec.supported_language == LANGUAGE]
+        base = EntityRecognizer.enhance_using_context
+        self.usable = enhancer_is_noop and all(
+            type(rec).enhance_using_context is base for rec, _, _ in self._recs)
+
+    def analyze(self, text: str, entities: list[str]) -> list:
+        wanted = frozenset(entities)
+        artifacts = None
+        results = []
+        for rec, supported, thresholds in self._recs:
+            if supported.isdisjoint(wanted):
+                continue
+            if not rec.is_loaded:
+                rec.load()
+                rec.is_loaded = True
+            if artifacts is None:
+                artifacts = self._engine.nlp_engine.process_text(text, LANGUAGE)
+            for r in rec.analyze(text=text, entities=entities, nlp_artifacts=artifacts) or ():
+                floor = thresholds.get(r.entity_type, thresholds.get("default", self._default))
+                if r.score >= floor:
+                    results.append(r)
+        return self._dedup(results) if results else results
+
+
 class Analyzer:
     """The Presidio engines of one process. Build once; ``analyze`` many times.
 
@@ -270,6 +316,10 @@ class Analyzer:
         else:
             self._patterns = _analyzer_engine(noop, spec, with_ner=False)
         self._noop = noop
+        self._direct = None
+        if self._patterns is not None:
+            direct = _PatternPass(self._patterns, enhancer_is_noop=True)
+            self._direct = direct if direct.usable else None
         # Warm every recognizer up (lazy loads, regex compilation) before the first batch.
         self.analyze(["Warm-up: John Smith, john@example.com, 10 Downing Street."], [False])
 
@@ -289,9 +339,10 @@ class Analyzer:
         engine = self._patterns
         if pat_idx and engine is None:  # NER mode without a patterns pass: use the NER engine
             engine = self._ner
+        direct = engine is self._patterns and self._direct is not None
         for i in pat_idx:
-            artifacts = self._noop.process_text(texts[i], LANGUAGE) if engine is self._patterns \
-                else None
+            artifacts = (self._noop.process_text(texts[i], LANGUAGE)
+                         if engine is self._patterns and not direct else None)
             out[i] = self._run(engine, texts[i], artifacts)
         return out
 
@@ -301,8 +352,11 @@ class Analyzer:
         entities = triggered(text, self._entities)
         if not entities:  # (an empty list would mean "all" to Presidio)
             return []
-        results = engine.analyze(text=text, language=LANGUAGE, entities=entities,
-                                 nlp_artifacts=artifacts)
+        if engine is self._patterns and self._direct is not None:
+            results = self._direct.analyze(text, entities)
+        else:
+            results = engine.analyze(text=text, language=LANGUAGE, entities=entities,
+                                     nlp_artifacts=artifacts)
         found: list[Finding] = []
         floor = self.spec.score_threshold
         for r in results:

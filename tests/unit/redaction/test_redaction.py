@@ -287,15 +287,37 @@ def test_counters_join_the_host_registry(patterns_analyzer):
     assert f'{semconv.OWN_REDACTION_FAILURES}_total{{reason="error"}} 1.0' in text
 
 
-def test_triggers_never_hide_a_finding(patterns_analyzer, monkeypatch):
-    """Skipping recognizers by trigger gives the same findings as running them all."""
+#: Shapes at the edge of the triggers and pattern gates (case, separators, spacing).
+_EDGE_TEXTS = [
+    "AWS secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1 and rue de la Paix",
+    "iban de89370400440532013000 (lower case), mac 00:1a:2B:3c:4D:5e",
+    "IBAN GB82 WEST 1234 5698 7654 32",
+    "router 001a.2b3c.4d5e and aa-bb-cc-dd-ee-ff, fe80::1ff:fe23:4567:890a and ::1",
+    "api_key = 'abcdEFGH12345678' password: hunter2hunter2 TOKEN=\"zzzzzzzzzz\"",
+    "Wohnt in der HAUPTSTRASSE 12, Am Ring\t\t7a, Lindenweg\n3 und Schloßallee 1-2.",
+    "Lieferung an Paulo-Schleich-Straße 19 oder 682, avenue de Toussaint, 75001 Paris",
+]
+
+
+def test_triggers_gates_and_direct_pass_never_change_a_finding(patterns_analyzer,
+                                                               monkeypatch):
+    """Skipping recognizers by trigger, patterns by gate, and running the pattern
+    recognizers without AnalyzerEngine's orchestration give the findings of plain Presidio
+    with every recognizer run."""
     from processors.redaction import recognizers
     from processors.redaction.evaluation import Generator
 
-    texts = [s.text for s in Generator(seed=99).samples(60)]
-    texts.append("AWS secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1 and rue de la Paix")
-    with_triggers = patterns_analyzer.analyze(texts, [False] * len(texts))
+    texts = [s.text for s in Generator(seed=99).samples(60)] + _EDGE_TEXTS
+    fast = patterns_analyzer.analyze(texts, [False] * len(texts))
+    assert patterns_analyzer._direct is not None  # the direct pass is in use
     monkeypatch.setattr(recognizers, "TRIGGERS", {})
-    without = patterns_analyzer.analyze(texts, [False] * len(texts))
-    assert with_triggers == without
-    assert sum(map(len, with_triggers)) > 100
+    monkeypatch.setattr(patterns_analyzer, "_direct", None)
+    for rec in patterns_analyzer._patterns.registry.recognizers:
+        if hasattr(rec, "_gates"):
+            monkeypatch.setattr(rec, "_gates", {})
+    plain = patterns_analyzer.analyze(texts, [False] * len(texts))
+    assert fast == plain
+    assert sum(map(len, fast)) > 100
+    found = {e for f in fast[-len(_EDGE_TEXTS):] for _, _, e, _ in f}
+    assert {"IBAN_CODE", "MAC_ADDRESS", "IP_ADDRESS", "GENERIC_SECRET",
+            "STREET_ADDRESS"} <= found

@@ -253,6 +253,14 @@ class _PatternPass:
     ``EntityRecognizer.remove_duplicates``. Built only when that is exactly what the engine
     would do: every recognizer keeps the base class's (identity) context enhancement and
     the engine's enhancer is the no-op one; otherwise ``usable`` is False.
+
+    For recognizers that keep ``PatternRecognizer.analyze`` (most of them), its pattern loop
+    is run here as it is written there (same compiled regexes and flags, regex timeout,
+    empty matches skipped, the pattern's score, ``validate_result`` -> max / min score,
+    ``invalidate_result`` -> min score, results above the minimum, deduplicated per
+    recognizer) without what only explains a result: two clock reads and a debug log per
+    pattern, an ``AnalysisExplanation`` per match. Recognizers with their own ``analyze``
+    (IBAN) are called as they are.
     """
 
     def __init__(self, engine, enhancer_is_noop: bool) -> None:
@@ -261,30 +269,76 @@ class _PatternPass:
         self._dedup = EntityRecognizer.remove_duplicates
         self._engine = engine
         self._default = engine.default_score_threshold
-        self._recs = [(rec, frozenset(rec.supported_entities), rec.score_thresholds)
+        from presidio_analyzer import PatternRecognizer, RecognizerResult
+        from presidio_analyzer import pattern_recognizer as presidio_patterns
+
+        from processors.redaction.recognizers import GatedRecognizer
+
+        self._result = RecognizerResult
+        self._timeout = presidio_patterns.REGEX_TIMEOUT_SECONDS
+        self._recs = [(rec, frozenset(rec.supported_entities), rec.score_thresholds,
+                       type(rec).analyze in (PatternRecognizer.analyze, GatedRecognizer.analyze))
                       for rec in engine.registry.recognizers
                       if rec.supported_language == LANGUAGE]
         base = EntityRecognizer.enhance_using_context
         self.usable = enhancer_is_noop and all(
-            type(rec).enhance_using_context is base for rec, _, _ in self._recs)
+            type(rec).enhance_using_context is base for rec, _, _, _ in self._recs)
 
     def analyze(self, text: str, entities: list[str]) -> list:
         wanted = frozenset(entities)
         artifacts = None
         results = []
-        for rec, supported, thresholds in self._recs:
+        for rec, supported, thresholds, plain in self._recs:
             if supported.isdisjoint(wanted):
                 continue
             if not rec.is_loaded:
                 rec.load()
                 rec.is_loaded = True
-            if artifacts is None:
-                artifacts = self._engine.nlp_engine.process_text(text, LANGUAGE)
-            for r in rec.analyze(text=text, entities=entities, nlp_artifacts=artifacts) or ():
+            if plain:
+                found = self._patterns(rec, text)
+            else:
+                if artifacts is None:
+                    artifacts = self._engine.nlp_engine.process_text(text, LANGUAGE)
+                found = rec.analyze(text=text, entities=entities, nlp_artifacts=artifacts)
+            for r in found or ():
                 floor = thresholds.get(r.entity_type, thresholds.get("default", self._default))
                 if r.score >= floor:
                     results.append(r)
         return self._dedup(results) if results else results
+
+    def _patterns(self, rec, text: str) -> list:
+        """``PatternRecognizer.analyze`` (its pattern loop) for ``rec``; see the class doc."""
+        import regex
+
+        flags = rec.global_regex_flags
+        entity = rec.supported_entities[0]
+        out = []
+        patterns = rec.active_patterns(text) if hasattr(rec, "active_patterns") else rec.patterns
+        for pattern in patterns:
+            if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+                pattern.compiled_with_flags = flags
+                pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+            try:
+                for match in pattern.compiled_regex.finditer(text, timeout=self._timeout):
+                    start, end = match.span()
+                    if start == end:
+                        continue
+                    current = text[start:end]
+                    score = pattern.score
+                    valid = rec.validate_result(current)
+                    if valid is not None:
+                        score = 1.0 if valid else 0.0  # EntityRecognizer.MAX / MIN_SCORE
+                    if rec.invalidate_result(current):
+                        score = 0.0
+                    if score > 0.0:
+                        out.append(self._result(
+                            entity_type=entity, start=start, end=end, score=score,
+                            recognition_metadata={
+                                self._result.RECOGNIZER_NAME_KEY: rec.name,
+                                self._result.RECOGNIZER_IDENTIFIER_KEY: rec.id}))
+            except TimeoutError:
+                continue  # Presidio skips a pattern whose regex timed out (it logs a warning)
+        return self._dedup(out) if out else out
 
 
 class Analyzer:

@@ -185,7 +185,9 @@ _PERSON_PATTERNS = [
 
 
 def person_recognizer() -> PatternRecognizer:
-    return PatternRecognizer(
+    return GatedRecognizer(
+        # A JSON name member needs its quotes and colon (prose has neither).
+        gates={"json_name": lambda text: '"' in text and ":" in text},
         supported_entity=Entity.PERSON.value, name="sidecar_person_cue",
         patterns=[Pattern(n, rx, sc) for n, rx, sc in _PERSON_PATTERNS],
         global_regex_flags=_CASE_SENSITIVE,
@@ -220,10 +222,10 @@ def card_recognizer() -> PatternRecognizer:
 # --------------------------------------------------------------------------------------------
 _DIGIT = regex.compile(r"\d")
 _SECRET_WORD = regex.compile(r"(?i)key|token|secret|passw|pwd|auth")
-#: MAC_COLON_OR_HYPHEN needs ``hh:hh:`` (the same separator twice, then three more);
-#: MAC_CISCO_DOT needs ``hhhh.hhhh``. The first search is the cheap, loose one.
-_MAC_LOOSE = regex.compile(r"[0-9A-Fa-f]{2}[:.-][0-9A-Fa-f]{2}")
-_MAC_TIGHT = regex.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}\1|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
+#: MAC_COLON_OR_HYPHEN needs five of the same separator, and ``hh:hh:`` (or with "-");
+#: MAC_CISCO_DOT needs ``hhhh.hhhh``. Searched from the separator (rare), looking behind.
+_MAC_SEPARATED = regex.compile(r"(?<=[0-9A-Fa-f]{2})([:-])[0-9A-Fa-f]{2}\1")
+_MAC_DOTTED = regex.compile(r"(?<=[0-9A-Fa-f]{4})\.[0-9A-Fa-f]{4}")
 
 
 def _generic_secret_trigger(text: str) -> bool:
@@ -232,12 +234,14 @@ def _generic_secret_trigger(text: str) -> bool:
 
 
 def _mac_trigger(text: str) -> bool:
-    return _MAC_LOOSE.search(text) is not None and _MAC_TIGHT.search(text) is not None
+    if (text.count(":") >= 5 or text.count("-") >= 5) and _MAC_SEPARATED.search(text):
+        return True
+    return _MAC_DOTTED.search(text) is not None
 
 
 TRIGGERS: dict[str, object] = {
     Entity.EMAIL_ADDRESS.value: "@",
-    Entity.IP_ADDRESS.value: regex.compile(r"\d\.\d|:"),
+    Entity.IP_ADDRESS.value: regex.compile(r"(?<=\d)\.\d|:"),
     # Two ASCII letters then two digits (IBAN's country code and check digits).
     Entity.IBAN_CODE.value: regex.compile(r"(?<=[A-Za-z]{2})\d{2}"),
     Entity.MAC_ADDRESS.value: _mac_trigger,
@@ -269,10 +273,15 @@ TRIGGERS: dict[str, object] = {
 def triggered(text: str, entities: list[str]) -> list[str]:
     """The entities whose trigger occurs in ``text`` (or that have none)."""
     out = []
+    has_digit = None  # searched once for all the digit-triggered entities
     for e in entities:
         trig = TRIGGERS.get(e)
         if trig is None:
             hit = True
+        elif trig is _DIGIT:
+            if has_digit is None:
+                has_digit = _DIGIT.search(text) is not None
+            hit = has_digit
         elif isinstance(trig, str):
             hit = trig in text
         elif callable(trig) and not hasattr(trig, "search"):
@@ -301,7 +310,7 @@ def secret_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:
     return out
 
 
-class _GatedRecognizer(PatternRecognizer):
+class GatedRecognizer(PatternRecognizer):
     """A PatternRecognizer whose patterns run only where their gate (a cheap necessary
     condition of a match, by pattern name) holds; results are those of the full recognizer.
 
@@ -313,10 +322,14 @@ class _GatedRecognizer(PatternRecognizer):
         super().__init__(*args, **kwargs)
         self._gates = gates
 
+    def active_patterns(self, text: str) -> list[Pattern]:
+        """The patterns whose gate holds for ``text``."""
+        return [p for p in self.patterns if (g := self._gates.get(p.name)) is None or g(text)]
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
                 regex_flags: int | None = None) -> list:
         every = self.patterns
-        active = [p for p in every if (g := self._gates.get(p.name)) is None or g(text)]
+        active = self.active_patterns(text)
         if len(active) == len(every):
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
         if not active:
@@ -359,7 +372,7 @@ _STREET_GATES: dict[str, Callable[[str], bool]] = {
 
 def street_address_recognizer() -> PatternRecognizer:
     """Whole street lines (US/UK/CA, German, French, Spanish shapes), with unit and city tail."""
-    return _GatedRecognizer(
+    return GatedRecognizer(
         gates=_STREET_GATES,
         supported_entity=Entity.STREET_ADDRESS.value,
         name="sidecar_street_address",

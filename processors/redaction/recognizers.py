@@ -184,10 +184,22 @@ _PERSON_PATTERNS = [
 ]
 
 
+#: Substrings one of which every match of a cue pattern contains (its cues as written).
+_STRONG_CUES = ("y name is", "ame:", "Dear", "dear", "incerely", "egards", "igned", "Mr", "Ms",
+                "Miss", "Dr", "Prof", "Herr", "Frau", "Mme", "Mlle", "Sr.", "Sra.", "Don",
+                "Doña")
+_WEAK_CUES = ("his is", "I am", "I'm", "peaking with", "ontact", "ustomer")
+_PERSON_GATES: dict[str, Callable[[str], bool]] = {
+    "strong_cue": lambda text: any(c in text for c in _STRONG_CUES),
+    "weak_cue": lambda text: any(c in text for c in _WEAK_CUES),
+    # A JSON name member needs its quotes and colon (prose has neither).
+    "json_name": lambda text: '"' in text and ":" in text,
+}
+
+
 def person_recognizer() -> PatternRecognizer:
     return GatedRecognizer(
-        # A JSON name member needs its quotes and colon (prose has neither).
-        gates={"json_name": lambda text: '"' in text and ":" in text},
+        gates=_PERSON_GATES,
         supported_entity=Entity.PERSON.value, name="sidecar_person_cue",
         patterns=[Pattern(n, rx, sc) for n, rx, sc in _PERSON_PATTERNS],
         global_regex_flags=_CASE_SENSITIVE,

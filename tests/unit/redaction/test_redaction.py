@@ -298,6 +298,9 @@ _EDGE_TEXTS = [
     "api_key = 'abcdEFGH12345678' password: hunter2hunter2 TOKEN=\"zzzzzzzzzz\"",
     "Wohnt in der HAUPTSTRASSE 12, Am Ring\t\t7a, Lindenweg\n3 und Schloßallee 1-2.",
     "Lieferung an Paulo-Schleich-Straße 19 oder 682, avenue de Toussaint, 75001 Paris",
+    "Sincerely,\nAna López", "Doña Inés García llamó", "avec Mlle Chloé Martin",
+    "was speaking with Jane Doe",
+    '{"customer_name": "Ana Lopez", "note": "call back"}',
 ]
 
 
@@ -322,4 +325,4 @@ def test_triggers_gates_and_direct_pass_never_change_a_finding(patterns_analyzer
     assert sum(map(len, fast)) > 100
     found = {e for f in fast[-len(_EDGE_TEXTS):] for _, _, e, _ in f}
     assert {"IBAN_CODE", "MAC_ADDRESS", "IP_ADDRESS", "GENERIC_SECRET",
-            "STREET_ADDRESS"} <= found
+            "STREET_ADDRESS", "PERSON"} <= found

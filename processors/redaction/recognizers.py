@@ -9,6 +9,7 @@ address.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -326,13 +327,15 @@ class GatedRecognizer(PatternRecognizer):
     """A PatternRecognizer whose patterns run only where their gate (a cheap necessary
     condition of a match, by pattern name) holds; results are those of the full recognizer.
 
-    Not thread-safe (the pattern list is narrowed during a call), like the engines it is
-    part of: one per process.
+    ``analyze`` narrows the pattern list for the duration of the call, under a lock: a call
+    left running in a thread after its deadline (the in-process backend) cannot make another
+    call skip patterns.
     """
 
     def __init__(self, *args: Any, gates: dict[str, Callable[[str], bool]], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._gates = gates
+        self._lock = threading.Lock()
 
     def active_patterns(self, text: str) -> list[Pattern]:
         """The patterns whose gate holds for ``text``."""
@@ -340,17 +343,18 @@ class GatedRecognizer(PatternRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
                 regex_flags: int | None = None) -> list:
-        every = self.patterns
-        active = self.active_patterns(text)
-        if len(active) == len(every):
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        if not active:
-            return []
-        self.patterns = active
-        try:
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        finally:
-            self.patterns = every
+        with self._lock:
+            every = self.patterns
+            active = self.active_patterns(text)
+            if len(active) == len(every):
+                return super().analyze(text, entities, nlp_artifacts, regex_flags)
+            if not active:
+                return []
+            self.patterns = active
+            try:
+                return super().analyze(text, entities, nlp_artifacts, regex_flags)
+            finally:
+                self.patterns = every
 
 
 # The German pattern needs a street suffix, then whitespace, then a digit: find the digits

@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.redaction import _batches, _send_all, _start_noop, _start_sidecar
+from tests.harness import free_port
 
 SPANS = 512
 
@@ -65,19 +66,11 @@ service:
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_collector(redact: bool, downstream: int, tmp: Path) -> tuple[subprocess.Popen, int]:
     binary = os.environ.get("OTELCOL_BIN")
     if not binary:
         raise RuntimeError("OTELCOL_BIN is not set (make bench passes it)")
-    port, health = _free_port(), _free_port()
+    port, health = free_port(), free_port()
     cfg = tmp / f"collector-{'redaction' if redact else 'passthrough'}.yaml"
     cfg.write_text(_COLLECTOR.format(port=port, health=health, downstream=downstream,
                                      processors="redaction" if redact else ""))

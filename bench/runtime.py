@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 
 from sidecar.component import RESPONSE_TYPES, Processor, Signal
+from tests.harness import free_port
 
 SPANS = 512
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -36,14 +37,6 @@ TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 def _pin(cpu: int) -> None:
     if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:
         os.sched_setaffinity(0, {cpu})
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,7 +167,7 @@ def run(quick: bool = False) -> str:
     ctx = mp.get_context("spawn")
     rounds, requests, lat_requests = (1, 20, 30) if quick else (5, 120, 200)
     _pin(1)
-    noop_port, side_port, reenc_port, cost_port = (_free_port() for _ in range(4))
+    noop_port, side_port, reenc_port, cost_port = (free_port() for _ in range(4))
     procs = []
     events = []
     for target, args in (

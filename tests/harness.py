@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import sys
@@ -41,11 +42,39 @@ SERVICES = {
 }
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A port free on 127.0.0.1 now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, never handed out before in this process.
+
+    Drawn below the kernel's ephemeral range: a port from ``bind(0)`` lies inside that range,
+    where any process's next outgoing connection may take it before our server binds it
+    (seen as "address already in use" on a busy machine). Ports below the range are only
+    ever taken by explicit binds.
+    """
+    rng = random.Random()
+    high = min(_ephemeral_low(), 65536)
+    for _ in range(1000):
+        port = rng.randrange(max(1024, high - 12000), high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str,

@@ -197,6 +197,15 @@ def test_prometheus_cost_equals_sum_over_spans(stack: Stack, tempo_traces) -> No
     poll(matches, f"sum of {semconv.PROM_OPERATION_COST}_sum == {expected!r} (last: {last})")
 
 
+def test_prometheus_scrapes_the_sidecars_own_metrics(stack: Stack, tempo_traces) -> None:
+    """The sidecar's health metrics (read by some alert rules) reach Prometheus too."""
+    spans = sum(len(spans) for spans, _ in tempo_traces.values())
+    found = poll(lambda: stack.promql(
+        f'sum({semconv.OWN_RECEIVED_ITEMS}_total{{job="genai-sidecar",signal="traces"}}) '
+        f">= {spans}"), f"{semconv.OWN_RECEIVED_ITEMS}_total >= {spans} in Prometheus")
+    assert found
+
+
 def test_alert_rules_are_loaded(stack: Stack) -> None:
     wanted = {(group["name"], rule.get("alert") or rule.get("record"))
               for group in yaml.safe_load(RULES_FILE.read_text("utf-8"))["groups"]

@@ -164,6 +164,17 @@ def _payload(content_bytes: int) -> bytes:
 
 def run(quick: bool = False) -> str:
     """Measure and return the Markdown section for docs/PERFORMANCE.md."""
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        return _run(quick)
+    finally:
+        # The load generator pinned itself; later benchmarks in this process (and the
+        # servers they spawn, which inherit it) must get every CPU back.
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+
+
+def _run(quick: bool) -> str:
     ctx = mp.get_context("spawn")
     rounds, requests, lat_requests = (1, 20, 30) if quick else (5, 120, 200)
     _pin(1)

@@ -10,6 +10,7 @@ from processors.cost.overrides import Overrides
 from processors.cost.pricing import Catalog
 from processors.cost.processor import Pricer
 from sidecar import semconv as sc
+from tests.harness import kv
 from tests.unit.cost.helpers import WHEN_NS, llm_call
 
 PRICER = Pricer(Overrides.empty(), Catalog())
@@ -111,17 +112,7 @@ def test_any_attributes_never_break_the_processor(attrs) -> None:
     """Wrong types, huge or negative values: the span gets a status, never a negative cost."""
     req = trace_service_pb2.ExportTraceServiceRequest()
     span = req.resource_spans.add().scope_spans.add().spans.add()
-    for key, value in attrs:
-        kv = span.attributes.add()
-        kv.key = key
-        if isinstance(value, bool):
-            kv.value.bool_value = value
-        elif isinstance(value, int):
-            kv.value.int_value = value
-        elif isinstance(value, float):
-            kv.value.double_value = value
-        else:
-            kv.value.string_value = value
+    span.attributes.extend(kv(key, value) for key, value in attrs)
     out = asyncio.run(PROCESSOR.process(req, BatchContext(Signal.TRACES)))
     written = {kv.key: kv.value for kv in out.resource_spans[0].scope_spans[0].spans[0].attributes
                if kv.key.startswith("gen_ai.usage.cost.") and kv.key not in dict(attrs)}

@@ -10,23 +10,14 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from processors import genai
 from processors.genai import Operation, TokenFlag
+from tests.harness import kv
 
 F = TokenFlag
 
 
 def make_span(attrs: dict[str, Any], **fields: Any) -> trace_pb2.Span:
     span = trace_pb2.Span(name=fields.pop("name", "span"), **fields)
-    for k, v in attrs.items():
-        kv = span.attributes.add()
-        kv.key = k
-        if isinstance(v, bool):
-            kv.value.bool_value = v
-        elif isinstance(v, int):
-            kv.value.int_value = v
-        elif isinstance(v, float):
-            kv.value.double_value = v
-        else:
-            kv.value.string_value = v
+    span.attributes.extend(kv(k, v) for k, v in attrs.items())
     return span
 
 

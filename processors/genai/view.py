@@ -293,6 +293,23 @@ def _truthy(raw: Any) -> bool | None:
     return None
 
 
+
+#: OpenLLMetry's llm.request.type -> operation.
+_LLM_REQUEST_TYPES = {
+    "chat": Operation.CHAT,
+    "completion": Operation.TEXT_COMPLETION,
+    "embedding": Operation.EMBEDDINGS,
+    "embeddings": Operation.EMBEDDINGS,
+}
+#: OpenInference's openinference.span.kind -> operation (agents and chains sum their calls).
+_OPENINFERENCE_KINDS = {
+    "LLM": Operation.CHAT,
+    "EMBEDDING": Operation.EMBEDDINGS,
+    "TOOL": Operation.EXECUTE_TOOL,
+    "AGENT": Operation.AGGREGATE,
+    "CHAIN": Operation.AGGREGATE,
+}
+
 def _operation(found: dict[str, Any], span_kind: int) -> Operation | None:
     """The normalized operation, or None when the span is not an LLM span at all."""
     vercel = found.get("vercel_op")
@@ -322,26 +339,10 @@ def _operation(found: dict[str, Any], span_kind: int) -> Operation | None:
         return Operation.OTHER
     rt = found.get("llm_request_type")
     if isinstance(rt, str) and rt:
-        rt = rt.strip().lower()
-        if rt == "chat":
-            return Operation.CHAT
-        if rt == "completion":
-            return Operation.TEXT_COMPLETION
-        if rt in ("embedding", "embeddings"):
-            return Operation.EMBEDDINGS
-        return Operation.OTHER
+        return _LLM_REQUEST_TYPES.get(rt.strip().lower(), Operation.OTHER)
     kind = found.get("oi_kind")
     if isinstance(kind, str) and kind:
-        kind = kind.strip().upper()
-        if kind == "LLM":
-            return Operation.CHAT
-        if kind == "EMBEDDING":
-            return Operation.EMBEDDINGS
-        if kind == "TOOL":
-            return Operation.EXECUTE_TOOL
-        if kind in ("AGENT", "CHAIN"):
-            return Operation.AGGREGATE
-        return Operation.OTHER
+        return _OPENINFERENCE_KINDS.get(kind.strip().upper(), Operation.OTHER)
     if "agent" in found:
         return Operation.AGGREGATE
     # No operation key: a span that names a model and reports usage is a model call.

@@ -268,7 +268,7 @@ def run(quick: bool = False) -> str:
         noop_lat = statistics.median(asyncio.run(_send_all(noop_port, batches[:3])))
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for mode in ("ner", "patterns"):
+            for mode in os.environ.get("BENCH_REDACTION_MODES", "ner,patterns").split(","):
                 print(f"redaction bench: {mode}", file=sys.stderr, flush=True)
                 results[mode] = _measure_mode(mode, batches, noop_port, Path(tmp), noop_lat)
     finally:

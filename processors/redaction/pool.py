@@ -84,6 +84,9 @@ class _AnalysisError(Exception):
 def _worker_main(conn: Any, spec: EngineSpec) -> None:
     """Entry point of a worker process: build engines once, then serve chunks until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # One BLAS thread per worker, set before the engines import numpy (spawn; the forkserver
+    # imported it first already). Not imported by the parent: its environment stays as is.
+    import processors.redaction.worker_env  # noqa: F401
     logging.disable(logging.WARNING)  # Presidio warns per text; we never log content
     try:
         analyzer = Analyzer(spec)
@@ -167,7 +170,8 @@ class WorkerPool:
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             # Workers fork from a server that already imported the heavy modules.
-            self._ctx.set_forkserver_preload(["processors.redaction.engine", "spacy",
+            self._ctx.set_forkserver_preload(["processors.redaction.worker_env",
+                                              "processors.redaction.engine", "spacy",
                                               "presidio_analyzer"])
         self._batch = batch_size
         self._value_timeout = value_timeout

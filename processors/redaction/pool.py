@@ -2,15 +2,21 @@
 
 `WorkerPool` runs N worker processes (forkserver or spawn; never fork, which is unsafe with
 gRPC's threads). Each builds its Presidio engines once at start-up and then analyzes chunks of
-texts sent over a pipe. The event loop never blocks: it waits for a worker's answer with
-``loop.add_reader`` on the pipe. One chunk at a time per worker, so the per-value deadline
-(``value_timeout`` x texts in the chunk) runs from the moment a worker takes the chunk.
+texts sent over a pipe, answering in order. The event loop never blocks: each worker's pipe has
+a reader callback, and that callback hands the worker its next chunk at once, so a worker is
+not left idle while the event loop is busy with other requests. Each worker holds at most
+``_DEPTH`` chunks: the one it is analyzing and the next, waiting in its pipe. The per-value
+deadline (``value_timeout`` x texts in the chunk) of a chunk runs from the moment the worker
+takes it (when the previous answer arrives).
 
 Failure handling, all fail closed (the chunk's texts come back as None):
 
 * the analyzer raised in the worker: the worker answers with the error and stays;
 * the deadline passed: the worker is killed (it may be stuck in a regex) and replaced;
 * the worker died (EOF on its pipe): it is replaced.
+
+In both last cases only the chunk being analyzed fails; the chunk waiting behind it was never
+started and goes back to the front of the queue for another worker.
 
 Threading contract: every method is called on the event loop thread. ``shutdown`` is
 idempotent, safe without ``start``, and bounded (workers that do not exit are killed).
@@ -19,6 +25,7 @@ idempotent, safe without ``start``, and bounded (workers that do not exit are ki
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -77,8 +84,11 @@ class _WorkerGone(Exception):
     pass
 
 
-class _AnalysisError(Exception):
-    pass
+#: Chunks a worker holds at once: the one it analyzes and the next one, in its pipe.
+_DEPTH = 2
+#: Upper bound of the characters in one chunk (beside ``batch_size`` texts), so a chunk
+#: waiting in a worker's pipe fits the socket buffer and sending it never blocks the loop.
+_CHUNK_CHARS = 64 * 1024
 
 
 def _worker_main(conn: Any, spec: EngineSpec) -> None:
@@ -87,6 +97,7 @@ def _worker_main(conn: Any, spec: EngineSpec) -> None:
     # One BLAS thread per worker, set before the engines import numpy (spawn; the forkserver
     # imported it first already). Not imported by the parent: its environment stays as is.
     import processors.redaction.worker_env  # noqa: F401
+
     logging.disable(logging.WARNING)  # Presidio warns per text; we never log content
     try:
         analyzer = Analyzer(spec)
@@ -110,6 +121,17 @@ def _worker_main(conn: Any, spec: EngineSpec) -> None:
         conn.send(("ok", result))
 
 
+class _Job:
+    """One chunk of texts and the future its outcomes are delivered to."""
+
+    __slots__ = ("flags", "future", "texts")
+
+    def __init__(self, texts: list[str], flags: list[bool], future: asyncio.Future) -> None:
+        self.texts = texts
+        self.flags = flags
+        self.future = future
+
+
 class _Worker:
     def __init__(self, ctx: Any, spec: EngineSpec) -> None:
         parent, child = ctx.Pipe(duplex=True)
@@ -119,8 +141,13 @@ class _Worker:
         self.process.start()
         child.close()  # so EOF reaches us when the worker dies
         self.pid = self.process.pid
+        #: Chunks sent and not answered yet, oldest (the one being analyzed) first.
+        self.inflight: collections.deque[_Job] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+        self.reading = False
 
     async def receive(self, timeout: float) -> tuple[str, Any]:
+        """The next message, awaited without blocking the loop (start-up only)."""
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         fd = self.conn.fileno()
@@ -133,16 +160,6 @@ class _Worker:
             return self.conn.recv()
         except (EOFError, OSError) as exc:
             raise _WorkerGone(str(exc)) from None
-
-    async def call(self, texts: list[str], flags: list[bool], timeout: float) -> list[Outcome]:
-        try:
-            self.conn.send((texts, flags))
-        except (OSError, ValueError) as exc:
-            raise _WorkerGone(str(exc)) from None
-        kind, payload = await self.receive(timeout)
-        if kind == "error":
-            raise _AnalysisError(payload)
-        return payload
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
@@ -179,8 +196,12 @@ class WorkerPool:
         self._on_restart = on_restart
         self._on_failure = on_failure
         self._workers: set[_Worker] = set()
-        self._idle: asyncio.Queue[_Worker] | None = None
+        #: Workers serving chunks (engines built, reader registered), in start order.
+        self._serving: list[_Worker] = []
+        #: Chunks not sent yet, in arrival order.
+        self._queue: collections.deque[_Job] = collections.deque()
         self._spawning: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._closed = False
 
@@ -201,7 +222,7 @@ class WorkerPool:
         if self._started:
             return
         self._started = True
-        self._idle = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
         results = await asyncio.gather(*(self._spawn() for _ in range(self._count)),
                                        return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -223,35 +244,61 @@ class WorkerPool:
         if self._closed:
             self._discard(worker)
             return
-        assert self._idle is not None
-        self._idle.put_nowait(worker)
+        assert self._loop is not None
+        self._loop.add_reader(worker.conn.fileno(), self._on_readable, worker)
+        worker.reading = True
+        self._serving.append(worker)
+        self._dispatch()
 
     def _discard(self, worker: _Worker) -> None:
+        if worker.reading:
+            assert self._loop is not None
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(worker.conn.fileno())
+            worker.reading = False
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
+        if worker in self._serving:
+            self._serving.remove(worker)
         worker.kill()
         self._workers.discard(worker)
         # Reap in a thread so no zombie is left and the loop does not wait.
         asyncio.get_running_loop().run_in_executor(None, worker.process.join, 1.0)
 
-    def _replace(self, worker: _Worker) -> None:
-        self._discard(worker)
-        if self._closed:
+    def _lost(self, worker: _Worker, reason: str) -> None:
+        """The worker died or overran its deadline: fail its current chunk, requeue the rest,
+        replace it."""
+        if worker not in self._workers:
             return
-        self._on_restart()
-        task = asyncio.get_running_loop().create_task(self._respawn())
-        self._spawning.add(task)
-        task.add_done_callback(self._spawning.discard)
+        inflight = list(worker.inflight)
+        worker.inflight.clear()
+        self._discard(worker)
+        if inflight:
+            self._fail(inflight[0], reason)
+            self._queue.extendleft(reversed(inflight[1:]))  # never started: keep their order
+        if not self._closed:
+            self._on_restart()
+            task = asyncio.get_running_loop().create_task(self._respawn())
+            self._spawning.add(task)
+            task.add_done_callback(self._spawning.discard)
+        self._dispatch()
 
     async def _respawn(self) -> None:
         try:
             await self._spawn()
         except WorkerStartError:
             log.error("redaction worker restart failed; pool has %d workers", len(self._workers))
+            current = asyncio.current_task()
+            if not self._serving and all(t is current for t in self._spawning):
+                self._fail_queue("no_workers")
 
     async def restarts_settled(self) -> None:
         """Wait until every pending worker replacement is ready (or has failed)."""
         while self._spawning:
             await asyncio.gather(*self._spawning, return_exceptions=True)
 
+    # -- the hot path ---------------------------------------------------------------------
     async def analyze(self, texts: Sequence[str], patterns_only: Sequence[bool]) -> list[Outcome]:
         """Outcomes for ``texts``, chunked over the workers; failures come back as None."""
         if not texts:
@@ -259,53 +306,120 @@ class WorkerPool:
         if not self._started or self._closed:
             self._on_failure("not_running", len(texts))
             return [None] * len(texts)
-        n = self._batch
-        chunks = [(list(texts[i:i + n]), list(patterns_only[i:i + n]))
-                  for i in range(0, len(texts), n)]
-        parts = await asyncio.gather(*(self._run_chunk(t, f) for t, f in chunks))
+        if not self._serving and not self._spawning:
+            self._on_failure("no_workers", len(texts))
+            return [None] * len(texts)
+        loop = asyncio.get_running_loop()
+        jobs = [_Job(t, f, loop.create_future()) for t, f in self._chunks(texts, patterns_only)]
+        self._queue.extend(jobs)
+        self._dispatch()
+        try:
+            parts = [await job.future for job in jobs]
+        except asyncio.CancelledError:
+            # Queued chunks are skipped when their turn comes; answers to sent ones dropped.
+            for job in jobs:
+                job.future.cancel()
+            raise
         return [o for part in parts for o in part]
 
-    async def _run_chunk(self, texts: list[str], flags: list[bool]) -> list[Outcome]:
-        assert self._idle is not None
-        if not self._workers and not self._spawning:
-            self._on_failure("no_workers", len(texts))
-            return [None] * len(texts)
+    def _chunks(self, texts: Sequence[str], flags: Sequence[bool]):
+        chunk: list[str] = []
+        chunk_flags: list[bool] = []
+        size = 0
+        for text, flag in zip(texts, flags, strict=True):
+            if chunk and (len(chunk) >= self._batch or size + len(text) > _CHUNK_CHARS):
+                yield chunk, chunk_flags
+                chunk, chunk_flags, size = [], [], 0
+            chunk.append(text)
+            chunk_flags.append(flag)
+            size += len(text)
+        if chunk:
+            yield chunk, chunk_flags
+
+    def _dispatch(self) -> None:
+        """Send queued chunks to the least busy workers that have room."""
+        queue = self._queue
+        while queue:
+            worker = min(self._serving, key=lambda w: len(w.inflight), default=None)
+            if worker is None or len(worker.inflight) >= _DEPTH:
+                return
+            job = queue.popleft()
+            if job.future.done():  # its caller gave up
+                continue
+            try:
+                worker.conn.send((job.texts, job.flags))
+            except (OSError, ValueError):
+                queue.appendleft(job)
+                self._lost(worker, "worker_crash")
+                return
+            worker.inflight.append(job)
+            if len(worker.inflight) == 1:
+                self._arm(worker)
+
+    def _arm(self, worker: _Worker) -> None:
+        """Start the deadline of the chunk the worker takes now."""
+        assert self._loop is not None
+        job = worker.inflight[0]
+        worker.timer = self._loop.call_later(self._value_timeout * len(job.texts),
+                                             self._expired, worker, job)
+
+    def _expired(self, worker: _Worker, job: _Job) -> None:
+        if worker.inflight and worker.inflight[0] is job:
+            self._lost(worker, "timeout")
+
+    def _on_readable(self, worker: _Worker) -> None:
         try:
-            worker = await asyncio.wait_for(self._idle.get(), self._startup_timeout)
-        except TimeoutError:
-            self._on_failure("no_workers", len(texts))
-            return [None] * len(texts)
-        deadline = self._value_timeout * len(texts)
-        try:
-            result = await worker.call(texts, flags, deadline)
-        except _AnalysisError:
-            self._idle.put_nowait(worker)
-            self._on_failure("error", len(texts))
-            return [None] * len(texts)
-        except TimeoutError:
-            self._replace(worker)
-            self._on_failure("timeout", len(texts))
-            return [None] * len(texts)
-        except _WorkerGone:
-            self._replace(worker)
-            self._on_failure("worker_crash", len(texts))
-            return [None] * len(texts)
-        except asyncio.CancelledError:
-            # The answer would arrive out of order for the next caller: retire the worker.
-            self._replace(worker)
-            raise
-        self._idle.put_nowait(worker)
-        return result
+            while worker.conn.poll():
+                kind, payload = worker.conn.recv()
+                job = worker.inflight.popleft()
+                if worker.timer is not None:
+                    worker.timer.cancel()
+                    worker.timer = None
+                if worker.inflight:
+                    self._arm(worker)
+                if kind == "ok":
+                    if not job.future.done():
+                        job.future.set_result(payload)
+                else:
+                    self._fail(job, "error")
+        except (EOFError, OSError, IndexError):
+            self._lost(worker, "worker_crash")
+            return
+        self._dispatch()
+
+    def _fail(self, job: _Job, reason: str) -> None:
+        if not job.future.done():
+            self._on_failure(reason, len(job.texts))
+            job.future.set_result([None] * len(job.texts))
+
+    def _fail_queue(self, reason: str) -> None:
+        while self._queue:
+            self._fail(self._queue.popleft(), reason)
 
     async def shutdown(self) -> None:
-        """Stop every worker: ask, wait briefly (in a thread), then kill. Idempotent."""
+        """Stop every worker: ask, wait briefly (in a thread), then kill. Idempotent.
+
+        Chunks not answered yet fail closed (``not_running``).
+        """
         if self._closed:
             return
         self._closed = True
         for task in list(self._spawning):
             task.cancel()
         workers = list(self._workers)
+        for w in workers:
+            if w.reading and self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(w.conn.fileno())
+                w.reading = False
+            if w.timer is not None:
+                w.timer.cancel()
+            for job in w.inflight:
+                self._fail(job, "not_running")
+            w.inflight.clear()
+        self._fail_queue("not_running")
         self._workers.clear()
+        self._serving.clear()
         for w in workers:
             with contextlib.suppress(Exception):
                 w.conn.send(None)

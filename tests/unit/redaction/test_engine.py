@@ -39,7 +39,7 @@ def test_artifacts_are_presidios_with_lower_cased_lemmas(ner_analyzer, texts):
 
     engine = ner_analyzer._nlp_engine
     nlp = engine.nlp[LANGUAGE]
-    for doc in nlp.pipe(texts + ["", "  \n", "Straße İstanbul ǅemal: a:b:c"]):
+    for doc in nlp.pipe([*texts, "", "  \n", "Straße İstanbul ǅemal: a:b:c"]):
         ours = engine._doc_to_nlp_artifact(doc, LANGUAGE)
         ref = SpacyNlpEngine._doc_to_nlp_artifact(engine, doc, LANGUAGE)
         lemmas = [t.lower_ for t in doc]

@@ -251,27 +251,68 @@ def test_cli_redact(capsys):
     assert "EMAIL_ADDRESS 5-25" in out
 
 
-async def test_worker_pool_crash_fails_closed_and_restarts():
-    """A killed worker fails its texts closed; a replacement serves the next batch."""
+#: A custom recognizer whose regex backtracks for minutes on STUCK: the worker analyzing it
+#: does not answer until it is killed (by its deadline or by the test).
+_STUCK_RECOGNIZER = {"entity": "STUCK",
+                     "patterns": [{"regex": r"(?:(x+)(\1)*)+y", "score": 0.9}]}
+STUCK = "x" * 40
+
+
+def _stuck_pool(value_timeout: str):
+    return create(RedactionConfig.model_validate({
+        "mode": "patterns", "custom_recognizers": [_STUCK_RECOGNIZER],
+        "workers": {"count": 1, "batch_size": 1},
+        "limits": {"cache_size": 0, "value_timeout": value_timeout}}))
+
+
+@pytest.mark.parametrize("how", ["killed", "deadline"])
+async def test_lost_worker_fails_its_chunk_closed_and_the_next_chunk_is_not_lost(how):
+    """The worker dies (SIGKILL) or overruns its deadline while analyzing one chunk, with the
+    next chunk already waiting in its pipe: the first fails closed, the second was never
+    started and is analyzed by the replacement; the replacement serves later batches."""
+    p = _stuck_pool("60s" if how == "killed" else "300ms")
+    try:
+        await p.start(None)
+        (pid,) = p.backend.worker_pids()
+        task = asyncio.ensure_future(p.backend.analyze([STUCK, TEXT], [False, False]))
+        await asyncio.sleep(0)  # analyze() has sent both chunks (one text each)
+        if how == "killed":
+            os.kill(pid, signal.SIGKILL)
+        stuck, text = await task
+        assert stuck is None
+        assert [f[2] for f in text] == ["EMAIL_ADDRESS"]
+        reason = "worker_crash" if how == "killed" else "timeout"
+        assert p.stats.failures.labels(reason)._value.get() == 1
+        assert p.stats.restarts._value.get() == 1
+        await p.backend.restarts_settled()
+        assert p.backend.worker_pids() not in ([], [pid])
+        again = await p.redact_texts({(TEXT, False)})
+        assert again[(TEXT, False)].text == "Write to <EMAIL_ADDRESS> today"
+    finally:
+        await p.shutdown()
+        await p.shutdown()  # idempotent
+
+
+async def test_cancelled_caller_leaves_the_pool_serving():
+    """A request that gives up (its deadline) while its chunk is analyzed: the answer that
+    arrives later is dropped, the worker is kept, and the next caller gets its own answer."""
     p = create(RedactionConfig.model_validate(
         {"mode": "patterns", "workers": {"count": 1}, "limits": {"cache_size": 0}}))
     try:
         await p.start(None)
         (pid,) = p.backend.worker_pids()
-        ok = await p.redact_texts({(TEXT, False)})
-        assert ok[(TEXT, False)].text == "Write to <EMAIL_ADDRESS> today"
-        os.kill(pid, signal.SIGKILL)
-        failed = await p.redact_texts({(TEXT, False)})
-        assert failed[(TEXT, False)].failed
-        assert p.stats.failures.labels("worker_crash")._value.get() == 1
-        await p.backend.restarts_settled()
-        assert p.backend.worker_pids() not in ([], [pid])
-        again = await p.redact_texts({(TEXT, False)})
-        assert again[(TEXT, False)].text == "Write to <EMAIL_ADDRESS> today"
-        assert p.stats.restarts._value.get() == 1
+        task = asyncio.ensure_future(p.backend.analyze([TEXT] * 64, [False] * 64))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        other = "Call me on 415-555-0132 please"
+        (found,) = await p.backend.analyze([other], [False])
+        assert [f[2] for f in found] == ["PHONE_NUMBER"]
+        assert p.backend.worker_pids() == [pid]
+        assert p.stats.restarts._value.get() == 0
     finally:
         await p.shutdown()
-        await p.shutdown()  # idempotent
 
 
 def test_counters_join_the_host_registry(patterns_analyzer):

@@ -254,7 +254,10 @@ def _mac_trigger(text: str) -> bool:
 
 TRIGGERS: dict[str, object] = {
     Entity.EMAIL_ADDRESS.value: "@",
-    Entity.IP_ADDRESS.value: regex.compile(r"(?<=\d)\.\d|:"),
+    # IPv4 has a digit, a dot, a digit; every IPv6 shape Presidio matches (compressed,
+    # IPv4-mapped or embedded, unspecified) has "::" or a colon between two hex digits, which
+    # the ":" of "Note: ..." or "10: 30" does not.
+    Entity.IP_ADDRESS.value: regex.compile(r"(?<=\d)\.\d|::|(?<=[0-9A-Fa-f]):[0-9A-Fa-f]"),
     # Two ASCII letters then two digits (IBAN's country code and check digits).
     Entity.IBAN_CODE.value: regex.compile(r"(?<=[A-Za-z]{2})\d{2}"),
     Entity.MAC_ADDRESS.value: _mac_trigger,

@@ -336,6 +336,8 @@ _EDGE_TEXTS = [
     "router 001a.2b3c.4d5e",
     "aa-bb-cc-dd-ee-ff, fe80::1ff:fe23:4567:890a",
     "loopback ::1 only; v4 at 10.0.0.7",
+    "dead:beef::cafe, ::ffff:192.0.2.1, 64:ff9b::198.51.100.7 and :: alone",
+    "FE80:0:0:0:202:B3FF:FE1E:8329 at 10:30: note: done",
     "api_key = 'abcdEFGH12345678' password: hunter2hunter2 TOKEN=\"zzzzzzzzzz\"",
     "Wohnt in der HAUPTSTRASSE 12, Am Ring\t\t7a, Lindenweg\n3 und Schloßallee 1-2.",
     "Lieferung an Paulo-Schleich-Straße 19 oder 682, avenue de Toussaint, 75001 Paris",
@@ -365,5 +367,6 @@ def test_triggers_gates_and_direct_pass_never_change_a_finding(patterns_analyzer
     assert fast == plain
     assert sum(map(len, fast)) > 100
     found = {e for f in fast[-len(_EDGE_TEXTS):] for _, _, e, _ in f}
+    assert sum(e == "IP_ADDRESS" for f in fast[-len(_EDGE_TEXTS):] for _, _, e, _ in f) >= 6
     assert {"IBAN_CODE", "MAC_ADDRESS", "IP_ADDRESS", "GENERIC_SECRET",
             "STREET_ADDRESS", "PERSON"} <= found

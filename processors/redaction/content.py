@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,13 @@ class ContentWalker:
 
     # -- entry points ---------------------------------------------------------------------
     def collect_traces(self, request: Any) -> list[Record]:
-        records = []
+        return list(self.iter_traces(request))
+
+    def collect_logs(self, request: Any) -> list[Record]:
+        return list(self.iter_logs(request))
+
+    def iter_traces(self, request: Any) -> Iterator[Record]:
+        """The spans with content, one `Record` each, in request order."""
         for rs in request.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
@@ -146,11 +152,10 @@ class ContentWalker:
                         self._attributes(rec, event.attributes,
                                          content_event=event.name in self._event_names)
                     if rec.leaves:
-                        records.append(rec)
-        return records
+                        yield rec
 
-    def collect_logs(self, request: Any) -> list[Record]:
-        records = []
+    def iter_logs(self, request: Any) -> Iterator[Record]:
+        """The log records with content, one `Record` each, in request order."""
         for rl in request.resource_logs:
             for sl in rl.scope_logs:
                 for lr in sl.log_records:
@@ -163,8 +168,7 @@ class ContentWalker:
                         if full or self._scan_all:
                             self._any_value(rec, lr.body, patterns_only=not full, depth=0)
                     if rec.leaves:
-                        records.append(rec)
-        return records
+                        yield rec
 
     # -- visitors -------------------------------------------------------------------------
     def _is_genai_log(self, lr: Any) -> bool:

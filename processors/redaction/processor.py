@@ -9,18 +9,23 @@ could not be analyzed becomes ``[REDACTION_FAILED]``; its record's status is ``f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
 from processors.redaction.config import Mode, RedactionConfig
-from processors.redaction.content import ContentWalker, Status
+from processors.redaction.content import ContentWalker, Record, Status
 from processors.redaction.operators import FAILED, Operators, Redacted
 from processors.redaction.pool import Backend
 from sidecar import semconv
 from sidecar.component import BatchContext, Host, Processor, Signal
+
+#: Records walked (and later written back) between two turns of the event loop.
+_SLICE = 64
 
 
 class ResultCache:
@@ -120,27 +125,61 @@ class RedactionProcessor(Processor):
         await self.backend.shutdown()
 
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
-        if ctx.signal is Signal.TRACES:
-            records = self._walker.collect_traces(batch)
-        else:
-            records = self._walker.collect_logs(batch)
-        if not records:
-            return batch
-        results = await self.redact_texts(
-            {(leaf.text, leaf.patterns_only) for r in records for leaf in r.leaves
-             if leaf.forced is None})
-        forced = sum(1 for r in records for leaf in r.leaves if leaf.forced is not None)
+        walk = (self._walker.iter_traces(batch) if ctx.signal is Signal.TRACES
+                else self._walker.iter_logs(batch))
+        records: list[Record] = []
+        requested: set[tuple[str, bool]] = set()
+        todo: list[tuple[str, bool]] = []
+        tasks: list[asyncio.Future[dict[tuple[str, bool], Redacted]]] = []
+        forced = 0
+        try:
+            # Every _SLICE records: send that slice's new texts to the workers and give the
+            # event loop a turn, so workers start while the rest of the request is walked and
+            # other requests' answers are read.
+            for rec in walk:
+                records.append(rec)
+                for leaf in rec.leaves:
+                    if leaf.forced is not None:
+                        forced += 1
+                        continue
+                    key = (leaf.text, leaf.patterns_only)
+                    if key not in requested:
+                        requested.add(key)
+                        todo.append(key)
+                if len(records) % _SLICE == 0:
+                    if todo:
+                        tasks.append(asyncio.ensure_future(self.redact_texts(todo)))
+                        todo = []
+                    await asyncio.sleep(0)
+            if not records:
+                return batch
+            if todo:
+                tasks.append(asyncio.ensure_future(self.redact_texts(todo)))
+            results: dict[tuple[str, bool], Redacted] = {}
+            for task in tasks:
+                results.update(await task)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
         if forced:
             self.stats.failure("size_cap", forced)
-        for rec in records:
+        counts = {Status.FAILED: 0, Status.REDACTED: 0, Status.CLEAN: 0}
+        for i, rec in enumerate(records, 1):
             total = rec.apply(results, self._key_id)
-            status = Status.FAILED if total.failed else (
-                Status.REDACTED if total.count else Status.CLEAN)
-            self.stats.values.labels(status).inc()
+            counts[Status.FAILED if total.failed else (
+                Status.REDACTED if total.count else Status.CLEAN)] += 1
+            if i % _SLICE == 0:
+                await asyncio.sleep(0)
+        for status, n in counts.items():
+            if n:
+                self.stats.values.labels(status).inc(n)
         return batch
 
-    async def redact_texts(self, keys: set[tuple[str, bool]]) -> dict[tuple[str, bool], Redacted]:
-        """Outcome per (text, patterns_only): cached, else analyzed (deduplicated)."""
+    async def redact_texts(
+        self, keys: Iterable[tuple[str, bool]]
+    ) -> dict[tuple[str, bool], Redacted]:
+        """Outcome per distinct (text, patterns_only): cached, else analyzed."""
         results: dict[tuple[str, bool], Redacted] = {}
         todo: list[tuple[tuple[str, bool], Any]] = []
         fp = self._fingerprint

@@ -1,10 +1,12 @@
 """The redaction processor: find content, analyze it (cached, in workers), replace findings.
 
-Per batch: collect every content text of the request (`ContentWalker`), deduplicate, look each
-up in the LRU cache keyed by (config fingerprint, patterns-only flag, content hash), send the
-misses to the backend in chunks, apply the operators to the findings, write the texts back
-and the summary attributes (``redaction.pii.count`` / ``types`` / ``status``). A text that
-could not be analyzed becomes ``[REDACTION_FAILED]``; its record's status is ``failed``.
+Per batch: walk the request's content texts (`ContentWalker`) in slices of records; for each
+slice, look its texts not seen earlier in the request up in the LRU cache keyed by (config
+fingerprint, patterns-only flag, content hash) and send the misses to the backend at once, so
+workers start while the rest is walked. Then apply the operators to the findings, write the
+texts back and the summary attributes (``redaction.pii.count`` / ``types`` / ``status``). A
+text that could not be analyzed becomes ``[REDACTION_FAILED]``; its record's status is
+``failed``. The event loop gets a turn between slices, walking and writing back.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# One BLAS thread for in-process NER (set before anything imports numpy), as in the workers:
+# sums in a fixed order, the same entities on every run.
+import processors.redaction.worker_env  # noqa: F401
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

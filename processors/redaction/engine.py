@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -166,6 +167,10 @@ def preseed_tldextract() -> None:
 
 
 def _ner_engine(model: ModelConfig):
+    if "numpy" not in sys.modules:
+        # One BLAS thread, as in the workers: a multi-threaded BLAS sums in a varying order,
+        # and a borderline entity can flip between two runs of the same text.
+        import processors.redaction.worker_env  # noqa: F401
     import spacy
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
     from spacy.attrs import IDX, LENGTH

@@ -167,10 +167,6 @@ def preseed_tldextract() -> None:
 
 
 def _ner_engine(model: ModelConfig):
-    if "numpy" not in sys.modules:
-        # One BLAS thread, as in the workers: a multi-threaded BLAS sums in a varying order,
-        # and a borderline entity can flip between two runs of the same text.
-        import processors.redaction.worker_env  # noqa: F401
     import spacy
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
     from spacy.attrs import IDX, LENGTH
@@ -181,6 +177,7 @@ def _ner_engine(model: ModelConfig):
 
         def load(self) -> None:
             verify_model(model)
+            self._keyword_verdicts: dict[str, list[str]] = {}
             # numpy's BLAS for the model's matrix products: the NER pass runs about 1.6x
             # faster here than with thinc's default (blis), with the same entities
             # (bench: `python -m bench redaction`; tests/unit/redaction/test_engine.py).
@@ -229,7 +226,6 @@ def _ner_engine(model: ModelConfig):
     )
     engine = PinnedSpacyNlpEngine(models=[{"lang_code": LANGUAGE, "model_name": model.name}],
                                   ner_model_configuration=ner_config)
-    engine._keyword_verdicts = {}
     engine.load()
     return engine
 
@@ -389,6 +385,11 @@ class Analyzer:
     """
 
     def __init__(self, spec: EngineSpec) -> None:
+        if "numpy" not in sys.modules:
+            # One BLAS thread, as in the workers (before Presidio's imports load numpy): a
+            # multi-threaded BLAS sums in a varying order, and a borderline entity can flip
+            # between two runs of the same text (the CLI, the evaluation).
+            import processors.redaction.worker_env  # noqa: F401
         import regex
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 

@@ -94,10 +94,6 @@ _CHUNK_CHARS = 64 * 1024
 def _worker_main(conn: Any, spec: EngineSpec) -> None:
     """Entry point of a worker process: build engines once, then serve chunks until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    # One BLAS thread per worker, set before the engines import numpy (spawn; the forkserver
-    # imported it first already). Not imported by the parent: its environment stays as is.
-    import processors.redaction.worker_env  # noqa: F401
-
     logging.disable(logging.WARNING)  # Presidio warns per text; we never log content
     try:
         analyzer = Analyzer(spec)

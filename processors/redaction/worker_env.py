@@ -2,8 +2,9 @@
 
 The pool already runs one worker process per usable CPU; a BLAS library that also starts a
 thread per core in every worker oversubscribes the CPUs (OpenBLAS threads spin while they
-wait). Imported first by the forkserver, before numpy is loaded, and called by each worker
-(`apply`) for the spawn start method. A value set by the operator is kept.
+wait). Imported first by the forkserver, before numpy is loaded, and by `Analyzer` when
+numpy is not loaded yet (spawned workers, the CLI, the evaluation). A value set by the
+operator is kept.
 """
 
 from __future__ import annotations

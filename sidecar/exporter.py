@@ -156,16 +156,16 @@ class OtlpExporter:
         call = self._calls[signal]
         delay = retry.initial_interval
         attempt = 0
+        last: ExportError | None = None  # the downstream's latest refusal
         while True:
-            attempt += 1
             remaining = deadline - loop.time()
             if remaining < _MIN_ATTEMPT:
-                raise ExportError(
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                    f"no time left to export to {self._config.endpoint}",
-                    True,
-                )
+                # A backoff that ended late (a busy event loop) leaves no time for another
+                # attempt: the client still learns what the downstream last said.
+                raise self._out_of_time(last, attempt)
+            attempt += 1
             timeout = min(self._config.timeout, remaining)
+            clipped = timeout < self._config.timeout  # the caller's deadline ends this attempt
             try:
                 response = await call(
                     payload,
@@ -177,11 +177,15 @@ class OtlpExporter:
             except grpc.aio.AioRpcError as err:
                 code = err.code()
                 self._telemetry.export_attempts.labels(signal.value, code.name).inc()
+                if code is grpc.StatusCode.DEADLINE_EXCEEDED and clipped and last is not None:
+                    # Cut short by the caller's deadline, not answered: the earlier refusal
+                    # is the news.
+                    raise self._out_of_time(last, attempt) from None
                 retry_after = _retry_info(err)
                 retryable = code in RETRYABLE_CODES or (
                     code is grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None
                 )
-                failure = ExportError(
+                last = ExportError(
                     code if code is not grpc.StatusCode.DEADLINE_EXCEEDED
                     else grpc.StatusCode.UNAVAILABLE,
                     f"downstream {self._config.endpoint} answered {code.name}: "
@@ -190,16 +194,32 @@ class OtlpExporter:
                     retry_after,
                 )
                 if not retryable or not retry.enabled or self._closing.is_set():
-                    raise failure from None
+                    raise last from None
                 wait = retry_after if retry_after is not None else self._jitter(delay)
                 if loop.time() + wait + _MIN_ATTEMPT >= deadline:
-                    raise failure from None
+                    raise self._out_of_time(last, attempt) from None
                 delay = min(delay * retry.multiplier, retry.max_interval)
                 if await self._wait_closing(wait):
-                    raise failure from None
+                    raise last from None
                 continue
             self._telemetry.export_attempts.labels(signal.value, "OK").inc()
             return response
+
+    def _out_of_time(self, last: ExportError | None, attempts: int) -> ExportError:
+        """The error for a caller's deadline that leaves no time for another attempt."""
+        if last is None:
+            return ExportError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no time left to export to {self._config.endpoint}",
+                True,
+            )
+        return ExportError(
+            last.code,
+            f"{last.message} (gave up after {attempts} attempt{'s' if attempts != 1 else ''}:"
+            " no time left before the caller's deadline)",
+            last.retryable,
+            last.retry_after,
+        )
 
     def _jitter(self, delay: float) -> float:
         f = self._config.retry.randomization_factor

@@ -198,7 +198,8 @@ class Sink:
     """An OTLP/gRPC server that records what it accepts; it can be told to refuse.
 
     ``fail_with`` set to a status code makes every Export fail with it (``retry_after``
-    adds RetryInfo). Not thread-safe: use from the test's event loop.
+    adds RetryInfo). ``hold`` set to an event holds calls (from call number ``hold_from`` on)
+    until it is set. Not thread-safe: use from the test's event loop.
     """
 
     def __init__(self, port: int | None = None,
@@ -212,6 +213,7 @@ class Sink:
         self.fail_times: int | None = None
         self.retry_after: float | None = None
         self.hold: asyncio.Event | None = None
+        self.hold_from = 1
         self._server: grpc.aio.Server | None = None
 
     @property
@@ -245,7 +247,7 @@ class Sink:
 
             self.calls += 1
             self.metadata.append({k: v for k, v in context.invocation_metadata() or ()})
-            if self.hold is not None:
+            if self.hold is not None and self.calls >= self.hold_from:
                 await self.hold.wait()
             if self.fail_with is not None and (self.fail_times is None or self.fail_times > 0):
                 if self.fail_times is not None:

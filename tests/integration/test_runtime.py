@@ -17,7 +17,9 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from sidecar.app import Sidecar
 from sidecar.component import BatchContext, Processor, Signal
 from sidecar.config import StrictModel, build_config
+from sidecar.exporter import ExportError, OtlpExporter
 from sidecar.registry import Factory
+from sidecar.telemetry import Telemetry
 from tests.harness import (
     Sink,
     export,
@@ -187,6 +189,56 @@ async def test_downstream_resource_exhausted_with_retry_info_is_retried(sink, si
     sink.fail_with, sink.fail_times, sink.retry_after = grpc.StatusCode.RESOURCE_EXHAUSTED, 1, 0.01
     await export(endpoint(sidecar), Signal.TRACES, make_traces(11, 5), timeout=10)
     assert sink.calls == 2
+
+
+async def expect_last_refusal(exporter: OtlpExporter, deadline: float, attempts: str) -> None:
+    """The export fails with the sink's refusal and how many attempts were made."""
+    with pytest.raises(ExportError) as info:
+        await exporter.export(Signal.TRACES, make_traces(12, 1).SerializeToString(), deadline)
+    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "answered UNAVAILABLE: sink says no" in info.value.message
+    assert attempts in info.value.message
+
+
+async def test_backoff_that_wakes_after_the_deadline_reports_the_downstreams_refusal(sink):
+    """A busy event loop can end a backoff late, past the caller's deadline: the client must
+    still learn what the downstream said, not only that time ran out."""
+    sink.fail_with = grpc.StatusCode.UNAVAILABLE
+    exporter = OtlpExporter(config(sink.endpoint).exporter, Telemetry("test"))
+    await exporter.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+
+    async def late_backoff(seconds: float) -> bool:
+        await asyncio.sleep(deadline - loop.time() + 0.01)  # the timer fires past the deadline
+        return False
+
+    exporter._wait_closing = late_backoff  # type: ignore[method-assign]
+    try:
+        await expect_last_refusal(exporter, deadline, "gave up after 1 attempt:")
+        assert sink.calls == 1
+        with pytest.raises(ExportError) as info:  # nothing was tried: nothing else to say
+            await exporter.export(Signal.TRACES, b"", loop.time())
+        assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert info.value.message == f"no time left to export to {sink.endpoint}"
+    finally:
+        await exporter.shutdown()
+
+
+async def test_attempt_cut_short_by_the_deadline_reports_the_earlier_refusal(sink):
+    """The last attempt, cut short by the caller's deadline, says nothing about the downstream:
+    the refusal before it does."""
+    sink.fail_with, sink.fail_times = grpc.StatusCode.UNAVAILABLE, 1
+    sink.hold, sink.hold_from = asyncio.Event(), 2  # the second attempt never gets an answer
+    exporter = OtlpExporter(config(sink.endpoint).exporter, Telemetry("test"))  # 2s attempts
+    await exporter.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 1
+        await expect_last_refusal(exporter, deadline, "gave up after 2 attempts:")
+        assert sink.calls == 2
+    finally:
+        sink.hold.set()
+        await exporter.shutdown()
 
 
 async def test_exporter_tls_with_custom_ca_headers_and_gzip(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -46,6 +47,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(config))
 
 
+#: The cyclic collector's first-generation threshold while serving (CPython's default: 700).
+#: A request allocates thousands of short-lived, acyclic containers (parsed JSON messages,
+#: protobuf wrappers), freed by reference counting anyway; at 700 the collector ran every few
+#: spans and took about a quarter of the redaction processor's event-loop time.
+GC_GEN0_THRESHOLD = 10_000
+
+
+def _tune_gc() -> None:
+    """Once started: what start-up built lives as long as the process and is never scanned
+    again (``gc.freeze``), and the young generation is collected less often."""
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 async def _run(config) -> int:
     try:
         sidecar = Sidecar(config)
@@ -63,6 +79,7 @@ async def _run(config) -> int:
         log.error("start-up failed", extra={"error": str(exc), "exc_type": type(exc).__name__})
         await sidecar.stop()
         return 1
+    _tune_gc()
     # Machine-readable readiness line for scripts (`make run`, tests): the bound ports.
     print(
         f"genai-sidecar listening on port {sidecar.port}"

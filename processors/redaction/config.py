@@ -129,7 +129,23 @@ def _check_regex(value: str) -> str:
     return value
 
 
+def _check_presidio_regex(value: str) -> str:
+    # Recognizer and allow-list regexes run in Presidio's engine, on the ``regex`` module, so
+    # they are checked there: it also takes ``\p{L}``, variable-width lookbehinds and inline
+    # flags after the start, which the standard library's ``re`` refuses.
+    import regex
+
+    try:
+        regex.compile(value)
+    except regex.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+#: Matched with the standard library (attribute keys).
 Regex = Annotated[str, AfterValidator(_check_regex)]
+#: Matched by Presidio, with the ``regex`` module (content).
+PresidioRegex = Annotated[str, AfterValidator(_check_presidio_regex)]
 
 
 def _operator_shorthand(value: Any) -> Any:
@@ -152,7 +168,7 @@ Operator = Annotated[OperatorConfig, BeforeValidator(_operator_shorthand)]
 class PatternConfig(StrictModel):
     """One regular expression of a custom recognizer."""
 
-    regex: Regex
+    regex: PresidioRegex
     #: Confidence given to a match (compared with ``score_threshold``).
     score: float = Field(0.9, ge=0.0, le=1.0)
 
@@ -182,7 +198,7 @@ class AllowListConfig(StrictModel):
     #: Exact strings (case-sensitive).
     exact: list[str] = Field(default_factory=list)
     #: Regular expressions matched against the whole finding.
-    regex: list[Regex] = Field(default_factory=list)
+    regex: list[PresidioRegex] = Field(default_factory=list)
 
 
 class ModelConfig(StrictModel):

@@ -14,13 +14,14 @@ leaves without being looked at.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.proto.common.v1 import common_pb2
+import orjson
 
 from processors.redaction.config import LogBodies, RedactionConfig
 from processors.redaction.operators import FAILED, Redacted
@@ -31,6 +32,8 @@ _STRUCTURAL_KEYS = frozenset({"role", "type", "finish_reason", "mime_type", "mod
 _SUMMARY_KEYS = frozenset({semconv.REDACTION_COUNT, semconv.REDACTION_TYPES,
                            semconv.REDACTION_STATUS, semconv.REDACTION_KEY_ID})
 _MAX_JSON_DEPTH = 4
+#: orjson reads an integer beyond 64 bits as a float at least this large.
+_BIG_FLOAT = float(2**63)
 _KEY_MEMO_LIMIT = 8192
 
 
@@ -40,15 +43,30 @@ class Status:
     FAILED = "failed"
 
 
+#: `Leaf.slot` of a leaf that is an AnyValue's ``string_value``.
+_ANY_VALUE = object()
+
+
 @dataclass(slots=True)
 class Leaf:
-    """One text to analyze and where its replacement goes."""
+    """One text to analyze and where its replacement goes: ``holder.string_value`` (an
+    AnyValue) or ``holder[slot]`` (a dict or list of a parsed JSON value, whose ``dirty``
+    flag is then raised so that it is re-serialized)."""
 
     text: str
     patterns_only: bool
-    set: Callable[[str], None]
+    holder: Any
+    slot: Any = _ANY_VALUE
+    dirty: list[bool] | None = None
     #: Decided without analysis (over the size cap).
     forced: Redacted | None = None
+
+    def set(self, text: str) -> None:
+        if self.slot is _ANY_VALUE:
+            self.holder.string_value = text
+        else:
+            self.holder[self.slot] = text
+            self.dirty[0] = True  # type: ignore[index]
 
 
 @dataclass(slots=True)
@@ -59,6 +77,8 @@ class Record:
     leaves: list[Leaf] = field(default_factory=list)
     #: Re-serializers of JSON values, innermost first.
     finalizers: list[Callable[[], None]] = field(default_factory=list)
+    #: ``attributes`` already hold summary keys (from an earlier pass) to be replaced.
+    summarized: bool = False
 
     def apply(self, results: dict[tuple[str, bool], Redacted], key_id: str | None) -> Redacted:
         """Write replacements and the summary; returns the record's total (text unused)."""
@@ -79,13 +99,14 @@ class Record:
             fin()
         status = Status.FAILED if failed else Status.REDACTED if count else Status.CLEAN
         _set_summary(self.attributes, count, sorted(types), status,
-                     key_id if pseudo else None)
+                     key_id if pseudo else None, self.summarized)
         return Redacted("", count, frozenset(types), failed=failed)
 
 
-def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str | None) -> None:
-    kept = [kv for kv in attrs if kv.key not in _SUMMARY_KEYS]
-    if len(kept) != len(attrs):
+def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str | None,
+                 replace: bool) -> None:
+    if replace:
+        kept = [kv for kv in attrs if kv.key not in _SUMMARY_KEYS]
         del attrs[:]
         attrs.extend(kept)
     kv = attrs.add()
@@ -93,7 +114,10 @@ def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str |
     kv.value.int_value = count
     kv = attrs.add()
     kv.key = semconv.REDACTION_TYPES
-    kv.value.array_value.values.extend(common_pb2.AnyValue(string_value=t) for t in types)
+    kv.value.array_value.SetInParent()  # an empty array when there are no types
+    values = kv.value.array_value.values
+    for t in types:
+        values.add().string_value = t
     kv = attrs.add()
     kv.key = semconv.REDACTION_STATUS
     kv.value.string_value = status
@@ -146,8 +170,9 @@ class ContentWalker:
         for rs in request.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    rec = Record(span.attributes)
-                    self._attributes(rec, span.attributes, content_event=False)
+                    attrs = span.attributes
+                    rec = Record(attrs)
+                    self._attributes(rec, attrs, content_event=False, own=True)
                     for event in span.events:
                         self._attributes(rec, event.attributes,
                                          content_event=event.name in self._event_names)
@@ -159,9 +184,10 @@ class ContentWalker:
         for rl in request.resource_logs:
             for sl in rl.scope_logs:
                 for lr in sl.log_records:
-                    rec = Record(lr.attributes)
+                    attrs = lr.attributes
+                    rec = Record(attrs)
                     genai = self._is_genai_log(lr)
-                    self._attributes(rec, lr.attributes, content_event=genai)
+                    self._attributes(rec, attrs, content_event=genai, own=True)
                     if lr.HasField("body"):
                         full = self._log_bodies is LogBodies.ALL or (
                             self._log_bodies is LogBodies.GENAI_EVENTS and genai)
@@ -179,10 +205,14 @@ class ContentWalker:
                 return kv.value.string_value in self._event_names
         return False
 
-    def _attributes(self, rec: Record, attrs: Any, content_event: bool) -> None:
+    def _attributes(self, rec: Record, attrs: Any, content_event: bool,
+                    own: bool = False) -> None:
+        """``own``: ``attrs`` are the record's attributes (which receive the summary)."""
         for kv in attrs:
             key = kv.key
             if key in _SUMMARY_KEYS:
+                if own:
+                    rec.summarized = True
                 continue
             if self._is_content_key(key) or (
                 content_event and key not in semconv.REDACTION_METADATA_KEYS
@@ -194,8 +224,7 @@ class ContentWalker:
     def _any_value(self, rec: Record, av: Any, patterns_only: bool, depth: int) -> None:
         kind = av.WhichOneof("value")
         if kind == "string_value":
-            self._string(rec, av.string_value,
-                         lambda s, av=av: setattr(av, "string_value", s), patterns_only, depth)
+            self._string(rec, av.string_value, av, _ANY_VALUE, None, patterns_only, depth)
         elif kind == "array_value":
             for v in av.array_value.values:
                 self._any_value(rec, v, patterns_only, depth)
@@ -204,50 +233,95 @@ class ContentWalker:
                 if kv.key not in _STRUCTURAL_KEYS:
                     self._any_value(rec, kv.value, patterns_only, depth)
 
-    def _string(self, rec: Record, text: str, setter: Callable[[str], None],
-                patterns_only: bool, depth: int) -> None:
+    def _string(self, rec: Record, text: str, holder: Any, slot: Any,
+                dirty: list[bool] | None, patterns_only: bool, depth: int) -> None:
         if not text or text.isspace():
             return
         if len(text) > self._max_value:
-            rec.leaves.append(Leaf("", patterns_only, setter, forced=FAILED))
+            rec.leaves.append(Leaf("", patterns_only, holder, slot, dirty, forced=FAILED))
             return
         head = text.lstrip()[:1]
-        if head in ("{", "[") and depth < _MAX_JSON_DEPTH:
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict | list):
-                dirty = [False]
-                self._json(rec, obj, patterns_only, depth + 1, dirty)
-                ascii_only = "\\u" in text
-                compact = '", "' not in text and '": ' not in text
-
-                def finalize(obj=obj, setter=setter, a=ascii_only, c=compact, d=dirty) -> None:
-                    # Untouched JSON stays byte-identical; changed JSON keeps its structure.
-                    if d[0]:
-                        setter(json.dumps(obj, ensure_ascii=a,
-                                          separators=(",", ":") if c else None))
-
-                rec.finalizers.append(finalize)
+        if (head == "{" or head == "[") and depth < _MAX_JSON_DEPTH:
+            obj, exact = _parse_json(text)
+            if type(obj) is dict or type(obj) is list:
+                inner = [False]
+                mark = (len(rec.leaves), len(rec.finalizers))
+                if not self._json(rec, obj, patterns_only, depth + 1, inner) and exact:
+                    # orjson read an integer beyond 64 bits as a float: undo, use the stdlib.
+                    del rec.leaves[mark[0]:], rec.finalizers[mark[1]:]
+                    obj, exact = json.loads(text), False
+                    self._json(rec, obj, patterns_only, depth + 1, inner)
+                outer = Leaf("", patterns_only, holder, slot, dirty)
+                rec.finalizers.append(functools.partial(_reserialize, obj, outer, inner, exact,
+                                                        text))
                 return
         if len(text) > self._max_text:
-            rec.leaves.append(Leaf("", patterns_only, setter, forced=FAILED))
+            rec.leaves.append(Leaf("", patterns_only, holder, slot, dirty, forced=FAILED))
             return
-        rec.leaves.append(Leaf(text, patterns_only, setter))
+        rec.leaves.append(Leaf(text, patterns_only, holder, slot, dirty))
 
-    def _json(self, rec: Record, node: Any, patterns_only: bool, depth: int,
-              dirty: list[bool]) -> None:
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for k, v in items:
-            if isinstance(v, str):
-                if isinstance(node, dict) and k in _STRUCTURAL_KEYS:
-                    continue
+    def _json(self, rec: Record, root: Any, patterns_only: bool, depth: int,
+              dirty: list[bool]) -> bool:
+        """Collect the string leaves of a parsed JSON value, in document order. Returns False
+        if it holds a float beyond +-2**63 (orjson's reading of a larger integer)."""
+        # Parsed JSON holds exact dicts, lists and strs: type() checks are enough. Strings that
+        # are plain text under the caps become leaves here; the others go through _string.
+        leaves = rec.leaves
+        max_text = self._max_text
+        exact = True
+        stack = [iter(root.items() if type(root) is dict else enumerate(root))]
+        holders = [root]
+        while stack:
+            node = holders[-1]
+            for k, v in stack[-1]:
+                kind = type(v)
+                if kind is str:
+                    if k in _STRUCTURAL_KEYS:  # (never a list index)
+                        continue
+                    head = v[:1]
+                    if (head and not head.isspace() and head != "{" and head != "["
+                            and len(v) <= max_text):
+                        leaves.append(Leaf(v, patterns_only, node, k, dirty))
+                    else:
+                        self._string(rec, v, node, k, dirty, patterns_only, depth)
+                elif kind is dict or kind is list:
+                    stack.append(iter(v.items() if kind is dict else enumerate(v)))
+                    holders.append(v)
+                    break
+                elif kind is float and not -_BIG_FLOAT < v < _BIG_FLOAT:
+                    exact = False
+            else:
+                stack.pop()
+                holders.pop()
+        return exact
 
-                def set_leaf(s: str, n=node, k=k) -> None:
-                    n[k] = s
-                    dirty[0] = True
 
-                self._string(rec, v, set_leaf, patterns_only, depth)
-            elif isinstance(v, dict | list):
-                self._json(rec, v, patterns_only, depth, dirty)
+def _parse_json(text: str) -> tuple[Any, bool]:
+    """The parsed value and whether orjson read it (else the stdlib: NaN, Infinity, numbers
+    beyond a double, lone surrogates); (None, False) if ``text`` is not JSON."""
+    try:
+        return orjson.loads(text), True
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text), False
+    except ValueError:
+        return None, False
+
+
+def _reserialize(obj: Any, outer: Leaf, changed: list[bool], exact: bool, text: str) -> None:
+    """Write a JSON value back if one of its leaves changed (untouched JSON stays
+    byte-identical). Changed JSON keeps its structure and is written compactly by orjson,
+    non-ASCII characters as they are; what orjson did not read goes through the stdlib in the
+    original's style."""
+    if not changed[0]:
+        return
+    if exact:
+        try:
+            outer.set(orjson.dumps(obj).decode())
+            return
+        except orjson.JSONEncodeError:
+            pass
+    compact = '", "' not in text and '": ' not in text
+    outer.set(json.dumps(obj, ensure_ascii="\\u" in text,
+                         separators=(",", ":") if compact else None))

@@ -296,65 +296,112 @@ class _PatternPass:
     empty matches skipped, the pattern's score, ``validate_result`` -> max / min score,
     ``invalidate_result`` -> min score, results above the minimum, deduplicated per
     recognizer) without what only explains a result: two clock reads and a debug log per
-    pattern, an ``AnalysisExplanation`` per match. Recognizers with their own ``analyze``
-    (IBAN) are called as they are.
+    pattern, an ``AnalysisExplanation`` per match. And only for the patterns that the
+    `Prefilter` scan of the text reports as possible (all of them if the scan fails).
+    Recognizers with their own ``analyze`` (IBAN) are called as they are, when one of their
+    entities' triggers occurs in the text.
     """
 
     def __init__(self, engine, enhancer_is_noop: bool) -> None:
-        from presidio_analyzer import EntityRecognizer
+        import regex
+        from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+        from presidio_analyzer import pattern_recognizer as presidio_patterns
 
+        from processors.redaction.prefilter import Prefilter
+        from processors.redaction.recognizers import GatedRecognizer, triggered
+
+        # Bound once: analyze and _patterns run per text.
+        self._triggered = triggered
+        self._compile = regex.compile
         self._dedup = EntityRecognizer.remove_duplicates
         self._engine = engine
         self._default = engine.default_score_threshold
-        from presidio_analyzer import PatternRecognizer, RecognizerResult
-        from presidio_analyzer import pattern_recognizer as presidio_patterns
-
-        from processors.redaction.recognizers import GatedRecognizer
-
         self._result = RecognizerResult
         self._timeout = presidio_patterns.REGEX_TIMEOUT_SECONDS
-        self._recs = [(rec, frozenset(rec.supported_entities), rec.score_thresholds,
-                       type(rec).analyze in (PatternRecognizer.analyze, GatedRecognizer.analyze))
-                      for rec in engine.registry.recognizers
-                      if rec.supported_language == LANGUAGE]
+        self._recs = []
+        sources: list[tuple[str, int]] = []
+        for rec in engine.registry.recognizers:
+            if rec.supported_language != LANGUAGE:
+                continue
+            plain = type(rec).analyze in (PatternRecognizer.analyze, GatedRecognizer.analyze)
+            indexed = []
+            if plain:
+                for pattern in rec.patterns:
+                    indexed.append((len(sources), pattern))
+                    sources.append((pattern.regex, rec.global_regex_flags))
+            self._recs.append((rec, frozenset(rec.supported_entities), rec.score_thresholds,
+                               plain, tuple(indexed)))
+        self.prefilter = Prefilter(sources)
+        #: pattern index -> position of its recognizer; positions of the other recognizers
+        self._owner = {i: position for position, r in enumerate(self._recs) for i, _ in r[4]}
+        self._not_plain = frozenset(position for position, r in enumerate(self._recs)
+                                    if not r[3])
+        self._plans: dict[tuple[str, ...], dict[int, tuple]] = {}
         base = EntityRecognizer.enhance_using_context
         self.usable = enhancer_is_noop and all(
-            type(rec).enhance_using_context is base for rec, _, _, _ in self._recs)
+            type(rec).enhance_using_context is base for rec, *_ in self._recs)
 
     def analyze(self, text: str, entities: list[str]) -> list:
-        wanted = frozenset(entities)
+        plan = self._plans.get(tuple(entities))
+        if plan is None:
+            plan = self._plans[tuple(entities)] = self._plan(entities)
+        possible = self.prefilter.candidates(text)
+        if possible is not None:
+            # Only the recognizers with a possible pattern, and those filtered by trigger.
+            owner = self._owner
+            picked = sorted({owner[i] for i in possible if owner[i] in plan}
+                            | plan.keys() & self._not_plain)
+        else:
+            picked = sorted(plan)
         artifacts = None
         results = []
-        for rec, supported, thresholds, plain in self._recs:
-            if supported.isdisjoint(wanted):
-                continue
+        for position in picked:
+            rec, thresholds, plain, indexed, ents = plan[position]
             if not rec.is_loaded:
                 rec.load()
                 rec.is_loaded = True
             if plain:
-                found = self._patterns(rec, text)
+                if possible is None:  # no scan: every pattern whose gate holds
+                    patterns = (rec.active_patterns(text) if hasattr(rec, "active_patterns")
+                                else rec.patterns)
+                else:
+                    patterns = [p for i, p in indexed if i in possible]
+                if not patterns:
+                    continue
+                found = self._patterns(rec, text, patterns)
             else:
+                hit = self._triggered(text, ents)
+                if not hit:
+                    continue
                 if artifacts is None:
                     artifacts = self._engine.nlp_engine.process_text(text, LANGUAGE)
-                found = rec.analyze(text=text, entities=entities, nlp_artifacts=artifacts)
+                found = rec.analyze(text=text, entities=hit, nlp_artifacts=artifacts)
             for r in found or ():
                 floor = thresholds.get(r.entity_type, thresholds.get("default", self._default))
                 if r.score >= floor:
                     results.append(r)
-        return self._dedup(results) if results else results
+        # (one result with a score is what remove_duplicates would return)
+        return (self._dedup(results) if len(results) > 1 or (results and not results[0].score)
+                else results)
 
-    def _patterns(self, rec, text: str) -> list:
+    def _plan(self, entities: list[str]) -> dict[int, tuple]:
+        """Position -> (recognizer, thresholds, plain, indexed patterns, wanted entities) of
+        the recognizers serving ``entities``."""
+        wanted = frozenset(entities)
+        return {position: (rec, thresholds, plain, indexed,
+                           [e for e in entities if e in supported])
+                for position, (rec, supported, thresholds, plain, indexed)
+                in enumerate(self._recs) if not supported.isdisjoint(wanted)}
+
+    def _patterns(self, rec, text: str, patterns: list) -> list:
         """``PatternRecognizer.analyze`` (its pattern loop) for ``rec``; see the class doc."""
-        import regex
-
         flags = rec.global_regex_flags
         entity = rec.supported_entities[0]
         out = []
-        patterns = rec.active_patterns(text) if hasattr(rec, "active_patterns") else rec.patterns
         for pattern in patterns:
             if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
                 pattern.compiled_with_flags = flags
-                pattern.compiled_regex = regex.compile(pattern.regex, flags=flags)
+                pattern.compiled_regex = self._compile(pattern.regex, flags=flags)
             try:
                 for match in pattern.compiled_regex.finditer(text, timeout=self._timeout):
                     start, end = match.span()
@@ -375,7 +422,7 @@ class _PatternPass:
                                 self._result.RECOGNIZER_IDENTIFIER_KEY: rec.id}))
             except TimeoutError:
                 continue  # Presidio skips a pattern whose regex timed out (it logs a warning)
-        return self._dedup(out) if out else out
+        return self._dedup(out) if len(out) > 1 else out  # (every score here is above 0)
 
 
 class Analyzer:
@@ -393,6 +440,9 @@ class Analyzer:
         import regex
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
+        from processors.redaction.recognizers import triggered
+
+        self._triggered = triggered
         preseed_tldextract()
         self.spec = spec
         self._entities = list(spec.entities)
@@ -443,14 +493,13 @@ class Analyzer:
         return out
 
     def _run(self, engine, text: str, artifacts) -> list[Finding]:
-        from processors.redaction.recognizers import triggered
-
-        entities = triggered(text, self._entities)
-        if not entities:  # (an empty list would mean "all" to Presidio)
-            return []
         if engine is self._patterns and self._direct is not None:
-            results = self._direct.analyze(text, entities)
+            # The direct pass skips what cannot match by itself (a prefilter scan; triggers).
+            results = self._direct.analyze(text, self._entities)
         else:
+            entities = self._triggered(text, self._entities)
+            if not entities:  # (an empty list would mean "all" to Presidio)
+                return []
             results = engine.analyze(text=text, language=LANGUAGE, entities=entities,
                                      nlp_artifacts=artifacts)
         found: list[Finding] = []

@@ -185,18 +185,21 @@ class RedactionProcessor(Processor):
         results: dict[tuple[str, bool], Redacted] = {}
         todo: list[tuple[tuple[str, bool], Any]] = []
         fp = self._fingerprint
+        cache = self._cache
         for key in keys:
             text, po = key
             po = po and not self._patterns_mode
             ck = (fp, po, hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
                                           digest_size=16).digest())
-            hit = self._cache.get(ck)
+            hit = cache.get(ck)
             if hit is not None:
-                self._hit.inc()
                 results[key] = hit
             else:
-                self._miss.inc()
                 todo.append((key, ck))
+        if results:
+            self._hit.inc(len(results))
+        if todo:
+            self._miss.inc(len(todo))
         if todo:
             outcomes = await self.backend.analyze([k[0] for k, _ in todo],
                                                   [k[1] and not self._patterns_mode

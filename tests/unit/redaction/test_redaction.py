@@ -179,6 +179,22 @@ def test_custom_recognizer_and_per_entity_enable():
     assert out["gen_ai.prompt"] == "<EMPLOYEE_ID> wrote from jane.roe@example.com"
 
 
+def test_custom_and_allow_regexes_take_the_regex_modules_syntax():
+    """Presidio runs them with the ``regex`` module: Unicode properties, variable-width
+    lookbehinds and inline flags after the start, all refused by the standard library's ``re``,
+    pass config and work (these regexes get no prefilter relaxation: they always run)."""
+    from processors.redaction.engine import Analyzer, EngineSpec
+    cfg = RedactionConfig.model_validate({
+        "mode": "patterns", "entities": ["EMAIL_ADDRESS"],
+        "custom_recognizers": [{"entity": "HONORIFIC_NAME", "patterns": [
+            {"regex": r"(?<=\b(?:Mr|Mrs|Dr)\.? )\p{Lu}\p{Ll}+"}]}],
+        "allow_list": {"regex": [r"Öberg|noreply@(?i)EXAMPLE\.com"]},
+    })
+    p = create(cfg, analyzer=Analyzer(EngineSpec.from_config(cfg)))
+    out = redact_one(p, "Mrs Łukasiewicz and Dr. Öberg wrote to noreply@example.com")
+    assert out["gen_ai.prompt"] == "Mrs <HONORIFIC_NAME> and Dr. Öberg wrote to noreply@example.com"
+
+
 def test_non_content_is_untouched_and_unmarked(patterns_analyzer):
     req = span_request(**{"user.email": "a@example.com"})
     before = req.SerializeToString()
@@ -230,6 +246,14 @@ def test_tldextract_uses_the_bundled_snapshot():
     pytest.param({"allow_list": {"regex": ["("]}},
                  "processors.redaction.allow_list.regex[0]: invalid regular expression '('",
                  id="allow-regex"),
+    pytest.param({"custom_recognizers": [{"entity": "EMPLOYEE_ID",
+                                          "patterns": [{"regex": r"EMP-\d{2,1}"}]}]},
+                 "processors.redaction.custom_recognizers[0].patterns[0].regex: invalid regular "
+                 "expression 'EMP-\\\\d{2,1}': min repeat greater than max repeat",
+                 id="custom-regex"),
+    pytest.param({"content": {"key_patterns": [r"\p{L}+\.content"]}},
+                 "processors.redaction.content.key_patterns[0]: invalid regular expression",
+                 id="key-pattern-is-stdlib"),
     pytest.param({"custom_recognizers": [{"entity": "employee", "patterns": [{"regex": "x"}]}]},
                  "processors.redaction.custom_recognizers[0].entity: invalid entity name "
                  "'employee'; use upper case, e.g. EMPLOYEE_ID", id="custom-name"),
@@ -252,10 +276,11 @@ def test_cli_redact(capsys):
 
 
 #: A custom recognizer whose regex backtracks for minutes on STUCK: the worker analyzing it
-#: does not answer until it is killed (by its deadline or by the test).
+#: does not answer until it is killed (by its deadline or by the test). (The prefilter lets
+#: it run: without the lookahead, "x...xy" would match.)
 _STUCK_RECOGNIZER = {"entity": "STUCK",
-                     "patterns": [{"regex": r"(?:(x+)(\1)*)+y", "score": 0.9}]}
-STUCK = "x" * 40
+                     "patterns": [{"regex": r"(?:(x+)(\1)*)+y(?=Q)", "score": 0.9}]}
+STUCK = "x" * 40 + "y"
 
 
 def _stuck_pool(value_timeout: str):
@@ -370,3 +395,65 @@ def test_triggers_gates_and_direct_pass_never_change_a_finding(patterns_analyzer
     assert sum(e == "IP_ADDRESS" for f in fast[-len(_EDGE_TEXTS):] for _, _, e, _ in f) >= 6
     assert {"IBAN_CODE", "MAC_ADDRESS", "IP_ADDRESS", "GENERIC_SECRET",
             "STREET_ADDRESS", "PERSON"} <= found
+
+
+def test_a_second_pass_replaces_the_summary(patterns_analyzer):
+    """Redacting an already redacted span (two sidecars in a row, a retried batch) leaves
+    one set of summary attributes, describing the last pass."""
+    p = make(patterns_analyzer)
+    once = run(p, Signal.TRACES, span_request(**{"gen_ai.prompt": TEXT}))
+    twice = run(p, Signal.TRACES, once)
+    keys = [kv.key for kv in twice.resource_spans[0].scope_spans[0].spans[0].attributes]
+    assert sorted(keys) == sorted(["gen_ai.prompt", semconv.REDACTION_COUNT,
+                                   semconv.REDACTION_TYPES, semconv.REDACTION_STATUS])
+    attrs = attrs_of(twice)
+    assert attrs["gen_ai.prompt"] == "Write to <EMAIL_ADDRESS> today"
+    assert attrs[semconv.REDACTION_STATUS] == "clean"
+    assert attrs[semconv.REDACTION_TYPES] == []
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param('{"id": 123456789012345678901234567890, "content": "mail jane.roe@example.com"}',
+                 id="integer-beyond-64-bits"),
+    pytest.param('{"big": 1e19, "n": -9223372036854775809, "content": "mail jane.roe@example.com"}',
+                 id="float-and-integer-at-the-edge"),
+    pytest.param('{"score": NaN, "max": Infinity, "content": "mail jane.roe@example.com"}',
+                 id="nan-and-infinity"),
+    pytest.param('{"odd": "\\ud800", "content": "mail jane.roe@example.com"}',
+                 id="lone-surrogate"),
+    pytest.param('[{"role": "user", "content": "Th\\u00e9r\\u00e8se: jane.roe@example.com"}]',
+                 id="escaped-non-ascii"),
+])
+def test_changed_json_keeps_every_value(patterns_analyzer, raw):
+    """Whatever parser reads a JSON value, the one written back holds the same values with
+    the finding replaced: integers beyond 64 bits stay exact, NaN stays NaN."""
+    import json
+    import math
+
+    out = attrs_of(run(make(patterns_analyzer), Signal.TRACES,
+                       span_request(**{"gen_ai.input.messages": raw})))["gen_ai.input.messages"]
+    before, after = json.loads(raw), json.loads(out)
+
+    def same(a, b):
+        if isinstance(a, str):
+            return b == a.replace("jane.roe@example.com", "<EMAIL_ADDRESS>")
+        if isinstance(a, float) and math.isnan(a):
+            return isinstance(b, float) and math.isnan(b)
+        if isinstance(a, dict):
+            return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return type(a) is type(b) and a == b
+
+    assert same(before, after), out
+    out.encode("utf-8")  # writable to OTLP (no lone surrogate left unescaped)
+
+
+def test_untouched_json_stays_byte_identical_and_changed_json_is_compact(patterns_analyzer):
+    clean = '[{"role": "user",  "content": "Th\\u00e9r\\u00e8se asks about the plan"}]'
+    dirty = '[{"role": "user", "content": "Th\\u00e9r\\u00e8se: jane.roe@example.com"}]'
+    out = attrs_of(run(make(patterns_analyzer), Signal.TRACES, span_request(
+        **{"gen_ai.input.messages": clean, "gen_ai.output.messages": dirty})))
+    assert out["gen_ai.input.messages"] == clean
+    assert out["gen_ai.output.messages"] == (
+        '[{"role":"user","content":"Thérèse: <EMAIL_ADDRESS>"}]')

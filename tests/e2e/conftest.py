@@ -9,7 +9,6 @@ Readiness and arrival are awaited by polling each backend's HTTP API with a dead
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -181,9 +180,38 @@ def _send(stack: Stack, llm: FakeLLM, library: str, service: str, run_id: str) -
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _counted_calls(stack: Stack, services: list[str]) -> dict[str, float]:
+    """Model calls Prometheus holds per service (the sidecar's derived request counter)."""
+    result = stack.promql(f'sum by (service_name) ({semconv.PROM_REQUESTS}'
+                          f'{{service_name=~"{"|".join(services)}"}})')
+    return {r["metric"]["service_name"]: float(r["value"][1]) for r in result}
+
+
+def await_calls_counted(stack: Stack, expected: dict[str, int]) -> None:
+    """Wait until Prometheus counts, for every service, the calls it made so far.
+
+    The sidecar records a span's metrics when it processes the span and exports the totals
+    every interval, so one export (and one scrape) may hold some services and not others:
+    waiting for "any series" is not enough. One call is one trace (tests/e2e/traffic.py).
+    """
+    def done() -> bool:
+        counted = _counted_calls(stack, list(expected))
+        missing = {service: counted.get(service, 0.0) for service, calls in expected.items()
+                   if counted.get(service, 0.0) < calls}
+        assert not missing, f"counted so far, below the calls made: {missing}"
+        return True
+
+    poll(done, f"{semconv.PROM_REQUESTS} per service >= {expected} in Prometheus")
+
+
 @pytest.fixture(scope="session")
 def sent(stack: Stack) -> dict[str, Sent]:
-    """Two waves of traffic from every library; returns what was sent per library."""
+    """Two waves of traffic from every library; returns what was sent per library.
+
+    The second wave starts only once Prometheus holds every call of the first, so each series
+    (time to first chunk included, which only the manual library reports) has an increase that
+    rate() and increase() can see.
+    """
     run_id = uuid.uuid4().hex[:10]
     result = {lib: Sent(service=f"e2e-{lib}-{run_id}") for lib in LIBRARIES}
     with FakeLLM() as llm:
@@ -194,10 +222,6 @@ def sent(stack: Stack) -> dict[str, Sent]:
                 record.calls.update(out["calls"])
                 record.pii = out["pii"]
             if wave == 1:
-                # Wait for Prometheus to hold the first wave's counters, so the second wave is
-                # an increase that rate() and increase() can see. Not fatal here: the metric
-                # tests fail on their own if the series never come.
-                with contextlib.suppress(AssertionError):
-                    poll(lambda: stack.promql(f"sum({semconv.PROM_REQUESTS})"),
-                         f"the first wave's {semconv.PROM_REQUESTS} in Prometheus")
+                await_calls_counted(stack, {record.service: len(record.trace_ids)
+                                            for record in result.values()})
     return result

@@ -175,13 +175,16 @@ def test_loki_has_redacted_inference_logs_per_trace(library: str, stack: Stack,
     pytest.param(semconv.PROM_OPERATION_COST, id="cost"),
 ])
 def test_prometheus_has_histogram(series: str, stack: Stack, sent: dict[str, Sent]) -> None:
-    services = "|".join(record.service for record in sent.values())
+    wanted = {record.service for record in sent.values()}
+    services = "|".join(wanted)
     for suffix in ("_bucket", "_sum", "_count"):
-        found = poll(lambda s=suffix: stack.promql(
-            f'count by (service_name) ({series}{s}{{service_name=~"{services}"}})'),
-            f"{series}{suffix} in Prometheus")
-        assert {r["metric"]["service_name"] for r in found} == {
-            r.service for r in sent.values()}, found
+        def every_service(s: str = suffix) -> bool:
+            seen = {r["metric"]["service_name"] for r in stack.promql(
+                f'count by (service_name) ({series}{s}{{service_name=~"{services}"}})')}
+            assert seen == wanted, f"series for {sorted(seen)} only"
+            return True
+
+        poll(every_service, f"{series}{suffix} of every service {sorted(wanted)} in Prometheus")
 
 
 def test_prometheus_cost_equals_sum_over_spans(stack: Stack, tempo_traces) -> None:

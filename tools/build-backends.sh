@@ -1,43 +1,39 @@
 #!/usr/bin/env bash
-# Builds or installs the pinned telemetry backends the local stack and tests/e2e run against:
-# Jaeger v2, Grafana Tempo and Grafana Loki built with Go, Prometheus from Debian's package.
+# Builds or installs the pinned telemetry backends the local stack and tests/e2e run against,
+# all under permissive licences: Jaeger v2 and VictoriaLogs built with Go (Apache-2.0),
+# Prometheus and Alertmanager from Debian's packages (Apache-2.0). Grafana Tempo and Loki
+# (AGPL) are never built or fetched here: they stay supported targets by configuration, and
+# tests/e2e runs against them only when TEMPO_BIN / LOKI_BIN name binaries of the user's own.
 #
-# Usage: tools/build-backends.sh [CACHE_DIR] [jaeger|tempo|loki|prometheus ...]
-# Prints one NAME_BIN=path line per binary (eval-able). Everything lands in
-# CACHE_DIR/backends/<name>-<version>/ and is reused when present; Go's module and build caches
+# Usage: tools/build-backends.sh [CACHE_DIR] [jaeger|victorialogs|prometheus|alertmanager ...]
+# Prints one NAME_BIN=path line per binary (eval-able). Go builds land in
+# CACHE_DIR/backends/<name>-<version>/ and are reused when present; Go's module and build caches
 # live in CACHE_DIR/go/, so a version bump rebuilds incrementally.
 #
-# Tempo, Loki and Jaeger carry `replace` directives in their go.mod, so `go install mod@ver`
-# refuses them. For each one we generate a throw-away wrapper module that copies the upstream's
-# (non-local) replace lines, requires the command as a tool and builds it.
+# Jaeger carries `replace` directives in its go.mod, so `go install mod@ver` refuses it. For each
+# Go backend we generate a throw-away wrapper module that copies the upstream's (non-local)
+# replace lines, requires the command as a tool and builds it.
 set -euo pipefail
 cache=${1:-${CACHE_DIR:-$HOME/.cache/genai-sidecar}}
 shift || true
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(jaeger tempo loki prometheus)
+[ ${#wanted[@]} -gt 0 ] || wanted=(jaeger victorialogs prometheus alertmanager)
 
-# Pinned versions. The Go module proxy reachable here serves only some versions (others answer
-# 403), so each pin is the newest release we could fetch with every dependency:
-# - Jaeger: v1.76.0 is the same release commit as v2.13.0 (Jaeger tags every release twice; the
-#   v2 tags are not valid for the module path without /v2, and the proxy has no pseudo-version
-#   for v2.14+). cmd/jaeger is the v2 binary (a collector distribution with jaeger_query).
-# - Tempo: v2.9.0, as the pseudo-version of its tag commit (the module path has no /v2 suffix);
-#   v2.9.1, v2.10.x and v3.0.x answer 403.
-# - Loki: v3.7.6. Its nested module pkg/push is replaced by ./pkg/push upstream; the proxy has no
-#   pseudo-version for v3.7.6's commit, so we pin ac76b402773c (main, 2026-06-11), whose pkg/push
-#   differs from v3.7.6's only by two MarshalJSON methods of the deprecated /api/prom/query
-#   encoder. (v3.7.8 exists on the proxy but is absent from the source mirror we checked against.)
+# Pinned versions: the approved releases of this environment's Go module list.
+# - Jaeger: v1.75.0 is the same release commit as v2.12.0 (Jaeger tags every release twice; the
+#   v2 tags are not valid for the module path without /v2). cmd/jaeger is the v2 binary (a
+#   collector distribution with jaeger_query). The module carries no UI assets (they are built
+#   from jaeger-ui with npm), so the stack advertises Jaeger's HTTP API, not its UI.
+# - VictoriaLogs: v1.52.2; app/victoria-logs embeds its web UI (vmui) and takes OTLP logs over
+#   HTTP at /insert/opentelemetry/v1/logs. Its go.mod needs Go 1.26.5 or newer.
 JAEGER_MOD=github.com/jaegertracing/jaeger
-JAEGER_VERSION=v1.76.0
+JAEGER_VERSION=v1.75.0
 JAEGER_CMD=github.com/jaegertracing/jaeger/cmd/jaeger
-TEMPO_MOD=github.com/grafana/tempo
-TEMPO_VERSION=v1.5.1-0.20251008140505-607c7fb69662  # tag v2.9.0
-TEMPO_CMD=github.com/grafana/tempo/cmd/tempo
-LOKI_MOD=github.com/grafana/loki/v3
-LOKI_VERSION=v3.7.6
-LOKI_CMD=github.com/grafana/loki/v3/cmd/loki
-LOKI_PUSH=github.com/grafana/loki/pkg/push@v0.0.0-20260611205623-ac76b402773c
+VICTORIALOGS_MOD=github.com/VictoriaMetrics/VictoriaLogs
+VICTORIALOGS_VERSION=v1.52.2
+VICTORIALOGS_CMD=github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs
 PROMETHEUS_DEB=prometheus  # Debian's package (2.42 on bookworm); promtool ships in it too
+ALERTMANAGER_DEB=prometheus-alertmanager  # Debian's package; amtool ships in it too
 
 export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build GOTOOLCHAIN=local
 export GOFLAGS="-trimpath -buildvcs=false"
@@ -90,26 +86,33 @@ go_build() {
   echo "${name^^}_BIN=$bin"
 }
 
-# Prometheus: Debian's package (installs promtool too; no service starts without systemd).
-install_prometheus() {
-  if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    local sudo=
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    log "prometheus: installing the Debian package $PROMETHEUS_DEB"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
-      "$PROMETHEUS_DEB" >&2
-  fi
-  echo "PROMETHEUS_BIN=$(command -v prometheus)"
-  echo "PROMTOOL_BIN=$(command -v promtool)"
+# apt_install PACKAGE COMMAND...: Debian's package, when one of its commands is missing (no
+# service starts: there is no systemd here, and the stack starts each process itself).
+apt_install() {
+  local pkg=$1 cmd missing=
+  shift
+  for cmd in "$@"; do command -v "$cmd" >/dev/null 2>&1 || missing=1; done
+  [ -n "$missing" ] || return 0
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  log "$pkg: installing the Debian package"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$pkg" >&2
 }
 
 for name in "${wanted[@]}"; do
   case $name in
     jaeger) go_build jaeger "$JAEGER_MOD" "$JAEGER_VERSION" "$JAEGER_CMD" ;;
-    tempo) go_build tempo "$TEMPO_MOD" "$TEMPO_VERSION" "$TEMPO_CMD" ;;
-    loki) go_build loki "$LOKI_MOD" "$LOKI_VERSION" "$LOKI_CMD" "$LOKI_PUSH" ;;
-    prometheus) install_prometheus ;;
+    victorialogs)
+      go_build victorialogs "$VICTORIALOGS_MOD" "$VICTORIALOGS_VERSION" "$VICTORIALOGS_CMD" ;;
+    prometheus)
+      apt_install "$PROMETHEUS_DEB" prometheus promtool
+      echo "PROMETHEUS_BIN=$(command -v prometheus)"
+      echo "PROMTOOL_BIN=$(command -v promtool)" ;;
+    alertmanager)
+      apt_install "$ALERTMANAGER_DEB" prometheus-alertmanager amtool
+      echo "ALERTMANAGER_BIN=$(command -v prometheus-alertmanager)"
+      echo "AMTOOL_BIN=$(command -v amtool)" ;;
     *) echo "unknown backend: $name" >&2; exit 2 ;;
   esac
 done

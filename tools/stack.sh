@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The whole local stack: Jaeger, Tempo, Loki, Prometheus, the collector (collector-config/
-# stack.yaml) and genai-sidecar (embedded default config), in the background.
+# The whole local stack: Jaeger, VictoriaLogs, Alertmanager, Prometheus, the collector
+# (collector-config/stack.yaml) and genai-sidecar (embedded default config), in the background.
+# Grafana Tempo and Loki join when TEMPO_BIN / LOKI_BIN name binaries of the user's own (the
+# project never builds or fetches them: AGPL); the collector then also exports to them
+# (collector-config/stack-tempo.yaml, stack-loki.yaml).
 #
 # Usage: tools/stack.sh start|stop|status|urls
 #   start   builds what is missing (tools/build-backends.sh, tools/build-collector.sh), starts
@@ -27,6 +30,13 @@ export JAEGER_OTLP_GRPC_ENDPOINT=${JAEGER_OTLP_GRPC_ENDPOINT:-127.0.0.1:24317}
 export JAEGER_QUERY_HTTP_ENDPOINT=${JAEGER_QUERY_HTTP_ENDPOINT:-127.0.0.1:16686}
 export JAEGER_QUERY_GRPC_ENDPOINT=${JAEGER_QUERY_GRPC_ENDPOINT:-127.0.0.1:16685}
 export JAEGER_HEALTH_ENDPOINT=${JAEGER_HEALTH_ENDPOINT:-127.0.0.1:13134}
+export VICTORIALOGS_HTTP_ENDPOINT=${VICTORIALOGS_HTTP_ENDPOINT:-127.0.0.1:9428}
+export PROMETHEUS_ENDPOINT=${PROMETHEUS_ENDPOINT:-127.0.0.1:9090}
+export PROMETHEUS_SCRAPE_INTERVAL=${PROMETHEUS_SCRAPE_INTERVAL:-2s}
+export ALERTMANAGER_ENDPOINT=${ALERTMANAGER_ENDPOINT:-127.0.0.1:9093}
+export GENAI_RULES_FILE=${GENAI_RULES_FILE:-$root/collector-config/alerts/genai-sidecar.rules.yaml}
+export COLLECTOR_STORAGE_DIR=$run/data/queue
+# Optional, user-supplied AGPL backends.
 export TEMPO_HTTP_PORT=${TEMPO_HTTP_PORT:-3200}
 export TEMPO_GRPC_PORT=${TEMPO_GRPC_PORT:-9095}
 export TEMPO_MEMBERLIST_PORT=${TEMPO_MEMBERLIST_PORT:-7946}
@@ -35,19 +45,22 @@ export TEMPO_OTLP_GRPC_ENDPOINT=127.0.0.1:$TEMPO_OTLP_GRPC_PORT
 export LOKI_HTTP_PORT=${LOKI_HTTP_PORT:-3100}
 export LOKI_GRPC_PORT=${LOKI_GRPC_PORT:-9096}
 export LOKI_HTTP_ENDPOINT=127.0.0.1:$LOKI_HTTP_PORT
-export PROMETHEUS_ENDPOINT=${PROMETHEUS_ENDPOINT:-127.0.0.1:9090}
-export PROMETHEUS_SCRAPE_INTERVAL=${PROMETHEUS_SCRAPE_INTERVAL:-2s}
-export GENAI_RULES_FILE=${GENAI_RULES_FILE:-$root/collector-config/alerts/genai-sidecar.rules.yaml}
-export COLLECTOR_STORAGE_DIR=$run/data/queue
 export TEMPO_DATA_DIR=$run/data/tempo
 export LOKI_DATA_DIR=$run/data/loki
 
 # Start order; stop runs it backwards. Readiness URL per process.
-names=(jaeger tempo loki prometheus collector sidecar)
+names=(jaeger victorialogs)
+[ -z "${TEMPO_BIN:-}" ] || names+=(tempo)
+[ -z "${LOKI_BIN:-}" ] || names+=(loki)
+names+=(alertmanager prometheus collector sidecar)
+# stop and status also cover optional processes started by an earlier `start`.
+every=(jaeger victorialogs tempo loki alertmanager prometheus collector sidecar)
 declare -A ready_url=(
   [jaeger]=http://$JAEGER_HEALTH_ENDPOINT/status
+  [victorialogs]=http://$VICTORIALOGS_HTTP_ENDPOINT/health
   [tempo]=http://127.0.0.1:$TEMPO_HTTP_PORT/ready
   [loki]=http://$LOKI_HTTP_ENDPOINT/ready
+  [alertmanager]=http://$ALERTMANAGER_ENDPOINT/-/ready
   [prometheus]=http://$PROMETHEUS_ENDPOINT/-/ready
   [collector]=http://$COLLECTOR_HEALTH_ENDPOINT/
   [sidecar]=http://$SIDECAR_METRICS_ENDPOINT/metrics
@@ -65,15 +78,8 @@ alive() {
 
 is_ready() { curl -fsS -o /dev/null --max-time 2 "${ready_url[$1]}" 2>/dev/null; }
 
-# Prometheus 2.42 does not expand environment variables: render ${VAR:-default} references.
-render() {
-  python3 - "$1" <<'PY'
-import os, re, sys
-text = open(sys.argv[1]).read()
-ref = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-print(ref.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), text), end="")
-PY
-}
+# Prometheus 2.42 and Alertmanager do not expand environment variables.
+render() { "$root/tools/render-config" "$1"; }
 
 launch() {
   local name=$1
@@ -114,16 +120,30 @@ start() {
   otelcol=${OTELCOL_BIN:-$("$root/tools/build-collector.sh" "$cache")}
   local sidecar=${SIDECAR_BIN:-$root/.venv/bin/genai-sidecar}
   render "$root/collector-config/backends/prometheus.yaml" > "$run/prometheus.yaml"
+  render "$root/collector-config/alertmanager/alertmanager.yaml" > "$run/alertmanager.yaml"
+  local configs=(--config "$root/collector-config/stack.yaml")
 
   launch jaeger "$JAEGER_BIN" --config "$root/collector-config/backends/jaeger.yaml"
-  launch tempo "$TEMPO_BIN" -config.file="$root/collector-config/backends/tempo.yaml" \
-    -config.expand-env=true
-  launch loki "$LOKI_BIN" -config.file="$root/collector-config/backends/loki.yaml" \
-    -config.expand-env=true
+  launch victorialogs "$VICTORIALOGS_BIN" -httpListenAddr="$VICTORIALOGS_HTTP_ENDPOINT" \
+    -storageDataPath="$run/data/victorialogs" -retentionPeriod=7d -loggerLevel=WARN
+  if [ -n "${TEMPO_BIN:-}" ]; then
+    launch tempo "$TEMPO_BIN" -config.file="$root/collector-config/backends/tempo.yaml" \
+      -config.expand-env=true
+    configs+=(--config "$root/collector-config/stack-tempo.yaml")
+  fi
+  if [ -n "${LOKI_BIN:-}" ]; then
+    launch loki "$LOKI_BIN" -config.file="$root/collector-config/backends/loki.yaml" \
+      -config.expand-env=true
+    configs+=(--config "$root/collector-config/stack-loki.yaml")
+  fi
+  # Single instance: no cluster listener (an empty address turns gossip off).
+  launch alertmanager "$ALERTMANAGER_BIN" --config.file="$run/alertmanager.yaml" \
+    --storage.path="$run/data/alertmanager" --web.listen-address="$ALERTMANAGER_ENDPOINT" \
+    --cluster.listen-address=
   launch prometheus "$PROMETHEUS_BIN" --config.file="$run/prometheus.yaml" \
     --storage.tsdb.path="$run/data/prometheus" --web.listen-address="$PROMETHEUS_ENDPOINT" \
     --web.enable-remote-write-receiver --web.enable-lifecycle
-  launch collector "$otelcol" --config "$root/collector-config/stack.yaml"
+  launch collector "$otelcol" "${configs[@]}"
   launch sidecar "$sidecar" run --listen "$SIDECAR_ENDPOINT" \
     --downstream "$COLLECTOR_ENRICHED_ENDPOINT" --metrics-listen "$SIDECAR_METRICS_ENDPOINT"
   for name in "${names[@]}"; do
@@ -140,20 +160,26 @@ start() {
 urls() {
   cat <<MSG
 genai-sidecar local stack is running (logs and pid files in $run).
-  send OTLP to   grpc $COLLECTOR_OTLP_GRPC_ENDPOINT   http http://$COLLECTOR_OTLP_HTTP_ENDPOINT
-  sidecar        $SIDECAR_ENDPOINT (OTLP/gRPC), metrics http://$SIDECAR_METRICS_ENDPOINT/metrics
-  Jaeger UI      http://$JAEGER_QUERY_HTTP_ENDPOINT/
-  Tempo API      http://127.0.0.1:$TEMPO_HTTP_PORT/api/search
-  Loki API       http://$LOKI_HTTP_ENDPOINT/loki/api/v1/query_range
-  Prometheus     http://$PROMETHEUS_ENDPOINT/   (alerts: /alerts)
-Send traffic: make demo.   Stop: make stop.
+  send OTLP to    gRPC $COLLECTOR_OTLP_GRPC_ENDPOINT, HTTP $COLLECTOR_OTLP_HTTP_ENDPOINT (POST /v1/traces, /v1/logs, /v1/metrics)
+  sidecar         $SIDECAR_ENDPOINT (OTLP/gRPC), metrics http://$SIDECAR_METRICS_ENDPOINT/metrics
+  traces (Jaeger API)   http://$JAEGER_QUERY_HTTP_ENDPOINT/api/services
+  logs (VictoriaLogs)   http://$VICTORIALOGS_HTTP_ENDPOINT/select/vmui/
+  metrics (Prometheus)  http://$PROMETHEUS_ENDPOINT/classic/graph   alerts http://$PROMETHEUS_ENDPOINT/classic/alerts
+  Alertmanager          http://$ALERTMANAGER_ENDPOINT/#/alerts
 MSG
+  if [ -n "${TEMPO_BIN:-}" ]; then
+    echo "  Tempo API             http://127.0.0.1:$TEMPO_HTTP_PORT/api/search"
+  fi
+  if [ -n "${LOKI_BIN:-}" ]; then
+    echo "  Loki API              http://$LOKI_HTTP_ENDPOINT/loki/api/v1/labels"
+  fi
+  echo "Send traffic: make demo.   Stop: make stop."
 }
 
 stop() {
   local i name pid deadline
-  for ((i = ${#names[@]} - 1; i >= 0; i--)); do
-    name=${names[i]}
+  for ((i = ${#every[@]} - 1; i >= 0; i--)); do
+    name=${every[i]}
     pid=$(pid_of "$name")
     [ -n "$pid" ] || continue
     if kill -0 "$pid" 2>/dev/null; then
@@ -172,7 +198,8 @@ stop() {
 
 status() {
   local name state rc=0
-  for name in "${names[@]}"; do
+  for name in "${every[@]}"; do
+    case " ${names[*]} " in *" $name "*) ;; *) [ -e "$run/$name.pid" ] || continue ;; esac
     if ! alive "$name"; then
       state="not running"
       rc=1

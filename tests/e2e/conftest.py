@@ -1,9 +1,14 @@
 """The end-to-end stack: real backends, collector and sidecar on free ports, real traffic.
 
 One stack per session (tools/stack.sh, the same script as ``make run``) in a temporary run
-directory; every address comes from a free port. Traffic (tests/e2e/traffic.py: the OpenAI SDK
-with real instrumentation libraries against tests/e2e/fake_llm.py) is sent in two waves, the
-second after Prometheus has scraped the first, so rate() over the series has an increase.
+directory; every address comes from a free port. The backends are the permissively licensed
+ones the project builds (Jaeger, VictoriaLogs, Prometheus, Alertmanager); Grafana Tempo and Loki
+join only when TEMPO_BIN / LOKI_BIN name binaries of the user's own, else their tests are
+skipped with the reason. Alertmanager's receivers are webhooks served by this process
+(`AlertWebhook`), so an alert is followed from traffic to the receiver it was routed to.
+Traffic (tests/e2e/traffic.py: the OpenAI SDK with real instrumentation libraries against
+tests/e2e/fake_llm.py) is sent in two waves, the second after Prometheus has scraped the
+first, so rate() over the series has an increase.
 Readiness and arrival are awaited by polling each backend's HTTP API with a deadline.
 """
 
@@ -13,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,20 +26,23 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 from sidecar import semconv
 from tests.e2e.fake_llm import FakeLLM
 from tests.e2e.traffic import LIBRARIES
 from tests.harness import ROOT, collector_bin, free_port
+from tests.promtool import RULES_FILE
 
 T = TypeVar("T")
 
 #: Deadline for data to show up in a backend: the sidecar's metrics export period (15 s by
-#: default), a scrape, Tempo's and Loki's ingestion, on a busy 2-core machine.
+#: default), a scrape, the log store's ingestion, on a busy 2-core machine.
 ARRIVAL_TIMEOUT = 240.0
 POLL_INTERVAL = 0.5
 
@@ -93,11 +102,23 @@ class Stack:
         return f"http://{self.env['JAEGER_QUERY_HTTP_ENDPOINT']}"
 
     @property
+    def victorialogs(self) -> str:
+        return f"http://{self.env['VICTORIALOGS_HTTP_ENDPOINT']}"
+
+    @property
+    def alertmanager(self) -> str:
+        return f"http://{self.env['ALERTMANAGER_ENDPOINT']}"
+
+    @property
     def tempo(self) -> str:
+        if not self.env.get("TEMPO_BIN"):
+            pytest.skip(OPTIONAL_BACKENDS["TEMPO_BIN"])
         return f"http://127.0.0.1:{self.env['TEMPO_HTTP_PORT']}"
 
     @property
     def loki(self) -> str:
+        if not self.env.get("LOKI_BIN"):
+            pytest.skip(OPTIONAL_BACKENDS["LOKI_BIN"])
         return f"http://127.0.0.1:{self.env['LOKI_HTTP_PORT']}"
 
     @property
@@ -122,12 +143,86 @@ class Sent:
     pii: list[str] = field(default_factory=list)
 
 
-def _stack_env(run_dir: Path) -> dict[str, str]:
+#: The AGPL backends the project never builds: why their tests are skipped without them.
+OPTIONAL_BACKENDS = {
+    "TEMPO_BIN": "Grafana Tempo is AGPL-licensed and not built here; set TEMPO_BIN to a tempo "
+                 "binary of your own to run the Tempo tests",
+    "LOKI_BIN": "Grafana Loki is AGPL-licensed and not built here; set LOKI_BIN to a loki "
+                "binary of your own to run the Loki tests",
+}
+#: The daily budget (USD) of the e2e run's copy of the alert rules: far below what the traffic
+#: spends, so GenAIDailyBudgetExceeded fires on real traffic and travels to the FinOps receiver.
+E2E_DAILY_BUDGET = 1e-6
+
+
+class AlertWebhook:
+    """Alertmanager's webhook receivers (``/pager``, ``/ops``, ``/finops``), served here.
+
+    Every notification is kept as (path, parsed JSON body); reads and writes take a lock, the
+    server runs on its own thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[tuple[str, dict[str, Any]]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with hook._lock:
+                    hook._received.append((self.path, json.loads(body or b"{}")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def received(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return list(self._received)
+
+    def __enter__(self) -> AlertWebhook:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _rules_with_budget(path: Path, daily_usd: float) -> Path:
+    """A copy of the alert rules whose daily budget recording rule is ``daily_usd``."""
+    doc = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if rule.get("record") == "genai:budget_daily_usd":
+                rule["expr"] = f"vector({daily_usd})"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
+    return path
+
+
+def _stack_env(run_dir: Path, webhook: AlertWebhook) -> dict[str, str]:
     def addr() -> str:
         return f"127.0.0.1:{free_port()}"
 
+    optional = {}
+    if os.environ.get("TEMPO_BIN"):
+        optional |= {name: str(free_port()) for name in (
+            "TEMPO_HTTP_PORT", "TEMPO_GRPC_PORT", "TEMPO_MEMBERLIST_PORT", "TEMPO_OTLP_GRPC_PORT")}
+    if os.environ.get("LOKI_BIN"):
+        optional |= {name: str(free_port()) for name in ("LOKI_HTTP_PORT", "LOKI_GRPC_PORT")}
     return {
         **os.environ,
+        **optional,
         "STACK_RUN_DIR": str(run_dir),
         "OTELCOL_BIN": collector_bin(),
         "SIDECAR_BIN": str(Path(sys.executable).with_name("genai-sidecar")),
@@ -142,21 +237,29 @@ def _stack_env(run_dir: Path) -> dict[str, str]:
         "JAEGER_QUERY_HTTP_ENDPOINT": addr(),
         "JAEGER_QUERY_GRPC_ENDPOINT": addr(),
         "JAEGER_HEALTH_ENDPOINT": addr(),
-        "TEMPO_HTTP_PORT": str(free_port()),
-        "TEMPO_GRPC_PORT": str(free_port()),
-        "TEMPO_MEMBERLIST_PORT": str(free_port()),
-        "TEMPO_OTLP_GRPC_PORT": str(free_port()),
-        "LOKI_HTTP_PORT": str(free_port()),
-        "LOKI_GRPC_PORT": str(free_port()),
+        "VICTORIALOGS_HTTP_ENDPOINT": addr(),
         "PROMETHEUS_ENDPOINT": addr(),
         "PROMETHEUS_SCRAPE_INTERVAL": "1s",
+        "GENAI_RULES_FILE": str(_rules_with_budget(run_dir / "rules.yaml", E2E_DAILY_BUDGET)),
+        "ALERTMANAGER_ENDPOINT": addr(),
+        "ALERT_WEBHOOK_URL": webhook.url,
+        "ALERT_GROUP_WAIT": "1s",
+        "ALERT_CRITICAL_GROUP_WAIT": "1s",
+        "ALERT_GROUP_INTERVAL": "2s",
     }
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def alert_webhook() -> Iterator[AlertWebhook]:
+    with AlertWebhook() as hook:
+        yield hook
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          alert_webhook: AlertWebhook) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("stack")
-    env = _stack_env(run_dir)
+    env = _stack_env(run_dir, alert_webhook)
     script = str(ROOT / "tools" / "stack.sh")
     started = subprocess.run([script, "start"], env=env, capture_output=True, text=True,
                              timeout=900, check=False)

@@ -1,4 +1,5 @@
-"""End to end: app -> collector -> genai-sidecar -> collector -> Jaeger, Tempo, Loki, Prometheus.
+"""End to end: app -> collector -> genai-sidecar -> collector -> Jaeger, VictoriaLogs,
+Prometheus -> Alertmanager -> webhook receivers (and Tempo, Loki with binaries of your own).
 
 Every assertion goes through a backend's own HTTP API. The stack and the traffic come from
 tests/e2e/conftest.py (free ports, two waves of real instrumentation-library traffic).
@@ -9,15 +10,19 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
 import yaml
 
 from sidecar import semconv
-from tests.e2e.conftest import Sent, Stack, get_json, get_text, poll
+from tests.e2e.conftest import E2E_DAILY_BUDGET, AlertWebhook, Sent, Stack, get_json, get_text, poll
 from tests.e2e.traffic import LIBRARIES
+from tests.harness import ROOT
 from tests.promtool import RULES_FILE, dashboard_queries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -69,8 +74,8 @@ def fetch_traces(sent: Sent, fetch) -> tuple[list[dict[str, Any]], str]:
     return spans, "\n".join(raw)
 
 
-def _from_tempo(stack: Stack, trace_id: str):
-    text = get_text(f"{stack.tempo}/api/traces/{trace_id}")
+def _from_tempo(tempo: str, trace_id: str):
+    text = get_text(f"{tempo}/api/traces/{trace_id}")
     spans = tempo_spans(json.loads(text))
     return (text, spans) if spans else None
 
@@ -107,9 +112,9 @@ def cost_sum(spans: list[dict[str, Any]]) -> float:
 
 
 @pytest.fixture(scope="session")
-def tempo_traces(stack: Stack, sent: dict[str, Sent]) -> dict[str, tuple[list, str]]:
-    """Per library: the spans and raw JSON Tempo returns for every trace sent."""
-    return {lib: fetch_traces(record, lambda tid: _from_tempo(stack, tid))
+def jaeger_traces(stack: Stack, sent: dict[str, Sent]) -> dict[str, tuple[list, str]]:
+    """Per library: the spans and raw JSON Jaeger returns for every trace sent."""
+    return {lib: fetch_traces(record, lambda tid: _from_jaeger(stack, tid))
             for lib, record in sent.items()}
 
 
@@ -117,32 +122,68 @@ def tempo_traces(stack: Stack, sent: dict[str, Sent]) -> dict[str, tuple[list, s
 # Traces
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
-def test_tempo_has_priced_redacted_traces(library: str, sent: dict[str, Sent],
-                                          tempo_traces: dict[str, tuple[list, str]]) -> None:
-    spans, raw = tempo_traces[library]
+def test_jaeger_has_priced_redacted_traces(library: str, sent: dict[str, Sent],
+                                           jaeger_traces: dict[str, tuple[list, str]]) -> None:
+    spans, raw = jaeger_traces[library]
     assert_enriched(library, sent[library], spans, raw)
 
 
 @pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
-def test_jaeger_has_priced_redacted_traces(library: str, stack: Stack,
-                                           sent: dict[str, Sent]) -> None:
-    spans, raw = fetch_traces(sent[library], lambda tid: _from_jaeger(stack, tid))
+def test_tempo_has_priced_redacted_traces(library: str, stack: Stack,
+                                          sent: dict[str, Sent]) -> None:
+    """Only with TEMPO_BIN (Grafana Tempo is AGPL: the project does not build it)."""
+    tempo = stack.tempo  # skips without TEMPO_BIN
+    spans, raw = fetch_traces(sent[library], lambda tid: _from_tempo(tempo, tid))
     assert_enriched(library, sent[library], spans, raw)
 
 
 # --------------------------------------------------------------------------------------------
 # Logs
 # --------------------------------------------------------------------------------------------
-def _loki_streams(stack: Stack, query: str) -> list[dict[str, Any]]:
+def _victorialogs(stack: Stack, query: str) -> list[dict[str, Any]]:
+    """The records a LogsQL query selects (VictoriaLogs answers one JSON object per line)."""
+    text = get_text(f"{stack.victorialogs}/select/logsql/query", {"query": query, "limit": 5000})
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _logsql_string(value: str) -> str:
+    return json.dumps(value)  # a LogsQL quoted string: JSON escaping is accepted
+
+
+@pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
+def test_victorialogs_has_redacted_inference_logs_per_trace(library: str, stack: Stack,
+                                                            sent: dict[str, Sent]) -> None:
+    """One inference record per chat call, found by trace id; no personal data in any record."""
+    record = sent[library]
+    chat_traces = [tid for tid, kind in record.calls.items() if kind.startswith("chat")]
+    assert chat_traces
+    for trace_id in chat_traces:
+        query = f"trace_id:={_logsql_string(trace_id)}"
+        records = poll(
+            lambda q=query: [r for r in _victorialogs(stack, q)
+                             if r.get("event_name") == semconv.EVENT_INFERENCE],
+            f"the inference log record of {record.calls[trace_id]} trace {trace_id} "
+            "in VictoriaLogs")
+        assert len(records) == 1, (
+            f"{library}: expected one inference record for trace {trace_id}: {records}")
+        assert semconv.LOG_DURATION in records[0], records[0]
+    everything = json.dumps(_victorialogs(
+        stack, f'"{semconv.SERVICE_NAME}":={_logsql_string(record.service)}'))
+    assert record.service in everything, f"{library}: no record of {record.service} at all"
+    leaked = [value for value in record.pii if value in everything]
+    assert not leaked, f"{library}: personal data in VictoriaLogs: {leaked}"
+
+
+def _loki_streams(loki: str, query: str) -> list[dict[str, Any]]:
     now = time.time_ns()
-    body = get_json(f"{stack.loki}/loki/api/v1/query_range", {
+    body = get_json(f"{loki}/loki/api/v1/query_range", {
         "query": query, "start": now - 3600 * 10**9, "end": now + 60 * 10**9,
         "limit": 5000, "direction": "forward"})
     assert body["status"] == "success", body
     return body["data"]["result"]
 
 
-def _is_inference_record(stream: dict[str, Any]) -> bool:
+def _is_inference_stream(stream: dict[str, Any]) -> bool:
     labels = stream.get("stream", {})
     return (labels.get("event_name") == semconv.EVENT_INFERENCE
             or re.sub(r"\W", "_", semconv.LOG_DURATION) in labels)
@@ -151,17 +192,19 @@ def _is_inference_record(stream: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("library", [pytest.param(lib, id=lib) for lib in LIBRARIES])
 def test_loki_has_redacted_inference_logs_per_trace(library: str, stack: Stack,
                                                     sent: dict[str, Sent]) -> None:
+    """Only with LOKI_BIN (Grafana Loki is AGPL: the project does not build it)."""
+    loki = stack.loki  # skips without LOKI_BIN
     record = sent[library]
     chat_traces = [tid for tid, kind in record.calls.items() if kind.startswith("chat")]
     assert chat_traces
     for trace_id in chat_traces:
         query = f'{{service_name=~".+"}} | trace_id="{trace_id}"'
         streams = poll(
-            lambda q=query: [s for s in _loki_streams(stack, q) if _is_inference_record(s)],
+            lambda q=query: [s for s in _loki_streams(loki, q) if _is_inference_stream(s)],
             f"the inference log record of {record.calls[trace_id]} trace {trace_id} in Loki")
         assert sum(len(s["values"]) for s in streams) == 1, (
             f"{library}: expected one inference record for trace {trace_id}: {streams}")
-    everything = json.dumps(_loki_streams(stack, f'{{service_name="{record.service}"}}'))
+    everything = json.dumps(_loki_streams(loki, f'{{service_name="{record.service}"}}'))
     leaked = [value for value in record.pii if value in everything]
     assert not leaked, f"{library}: personal data in Loki: {leaked}"
 
@@ -187,8 +230,8 @@ def test_prometheus_has_histogram(series: str, stack: Stack, sent: dict[str, Sen
         poll(every_service, f"{series}{suffix} of every service {sorted(wanted)} in Prometheus")
 
 
-def test_prometheus_cost_equals_sum_over_spans(stack: Stack, tempo_traces) -> None:
-    expected = math.fsum(cost_sum(spans) for spans, _ in tempo_traces.values())
+def test_prometheus_cost_equals_sum_over_spans(stack: Stack, jaeger_traces) -> None:
+    expected = math.fsum(cost_sum(spans) for spans, _ in jaeger_traces.values())
     assert expected > 0
     last: list[float] = []
 
@@ -200,9 +243,9 @@ def test_prometheus_cost_equals_sum_over_spans(stack: Stack, tempo_traces) -> No
     poll(matches, f"sum of {semconv.PROM_OPERATION_COST}_sum == {expected!r} (last: {last})")
 
 
-def test_prometheus_scrapes_the_sidecars_own_metrics(stack: Stack, tempo_traces) -> None:
+def test_prometheus_scrapes_the_sidecars_own_metrics(stack: Stack, jaeger_traces) -> None:
     """The sidecar's health metrics (read by some alert rules) reach Prometheus too."""
-    spans = sum(len(spans) for spans, _ in tempo_traces.values())
+    spans = sum(len(spans) for spans, _ in jaeger_traces.values())
     found = poll(lambda: stack.promql(
         f'sum({semconv.OWN_RECEIVED_ITEMS}_total{{job="genai-sidecar",signal="traces"}}) '
         f">= {spans}"), f"{semconv.OWN_RECEIVED_ITEMS}_total >= {spans} in Prometheus")
@@ -222,6 +265,37 @@ def test_alert_rules_are_loaded(stack: Stack) -> None:
     assert not unhealthy
 
 
+@pytest.mark.parametrize(("alertname", "receiver"), [
+    # The e2e rules' daily budget is E2E_DAILY_BUDGET: the traffic's spend exceeds it.
+    pytest.param("GenAIDailyBudgetExceeded", "finops", id="budget-to-finops"),
+    # The traffic includes a self-hosted model the catalog cannot price.
+    pytest.param("GenAIUnpricedSpans", "ops", id="warning-to-ops"),
+])
+def test_alert_travels_from_traffic_to_its_receiver(
+        alertname: str, receiver: str, stack: Stack, sent: dict[str, Sent],
+        alert_webhook: AlertWebhook) -> None:
+    """Real traffic fires the alert in Prometheus; Alertmanager routes it to the receiver its
+    labels call for (collector-config/alertmanager/alertmanager.yaml), and only there."""
+    assert E2E_DAILY_BUDGET < 0.001
+
+    def delivered() -> list[dict[str, Any]]:
+        return [alert for path, body in alert_webhook.received()
+                if body.get("receiver") == receiver and path == f"/{receiver}"
+                for alert in body.get("alerts", [])
+                if alert["labels"].get("alertname") == alertname
+                and alert.get("status") == "firing"]
+
+    alerts = poll(delivered, f"a firing {alertname} notification at the {receiver} webhook")
+    assert alerts[0]["labels"].get("severity") in {"warning", "critical"}, alerts[0]
+    elsewhere = sorted({path for path, body in alert_webhook.received()
+                        for alert in body.get("alerts", [])
+                        if alert["labels"].get("alertname") == alertname
+                        and path != f"/{receiver}"})
+    assert not elsewhere, f"{alertname} also reached {elsewhere}"
+    firing = get_json(f"{stack.alertmanager}/api/v2/alerts", {"filter": f'alertname="{alertname}"'})
+    assert firing, f"Alertmanager's API lists no {alertname}"
+
+
 @pytest.mark.parametrize("where,query", [
     pytest.param(where, query, id=where) for where, query in dashboard_queries()
 ])
@@ -231,3 +305,25 @@ def test_dashboard_panel_query_returns_data(where: str, query: str, stack: Stack
         return [r for r in stack.promql(query) if not math.isnan(float(r["value"][1]))]
 
     poll(has_data, f"data for the panel query {where}: {query}")
+
+
+def test_every_url_the_stack_prints_answers_with_content(stack: Stack,
+                                                         sent: dict[str, Sent]) -> None:
+    """What `make run` prints (tools/stack.sh urls) is worth opening: each URL answers 200 with a
+    body, and the traces API already knows the services that sent traffic."""
+    out = subprocess.run([str(ROOT / "tools" / "stack.sh"), "urls"], env=stack.env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    urls = re.findall(r"https?://\S+", out)
+    assert len(urls) >= 7, out
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # follows redirects
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, b""
+        assert status == 200 and body, f"{url}: HTTP {status}, {len(body)} bytes"
+        if url.endswith("/api/services"):
+            services = set(json.loads(body)["data"])
+            assert {r.service for r in sent.values()} <= services, services
+        if "/metrics" in url:
+            assert semconv.OWN_RECEIVED_ITEMS.encode() in body

@@ -10,6 +10,7 @@ The collector config is validated by the collector binary, the sidecar config by
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tarfile
@@ -21,6 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests import amtool, promtool
 from tests.helm.conftest import (
     BIN,
     CHART,
@@ -513,13 +515,17 @@ def test_custom_backend_endpoints(render: Render) -> None:
         "tls": {"insecure": False},
         "headers": b["tempo"]["headers"],
     }
+    assert ex["otlp_http/victorialogs"] == {
+        "logs_endpoint": "http://victorialogs.logging.svc:9428/insert/opentelemetry/v1/logs",
+        "headers": b["victorialogs"]["headers"],
+    }
     assert ex["otlp_http/loki"]["endpoint"] == b["loki"]["endpoint"]
     assert ex["prometheus_remote_write"]["endpoint"] == b["prometheus"]["remoteWriteEndpoint"]
     assert "prometheus" not in ex and "debug" not in ex
     out = {k: v["exporters"] for k, v in col["service"]["pipelines"].items() if "/out" in k}
     assert out == {
         "traces/out": ["otlp_grpc/jaeger", "otlp_grpc/tempo"],
-        "logs/out": ["otlp_http/loki"],
+        "logs/out": ["otlp_http/victorialogs", "otlp_http/loki"],
         "metrics/out": ["prometheus_remote_write"],
     }
     assert col["processors"]["batch"]["timeout"] == "1s", "values.config is merged over"
@@ -563,6 +569,7 @@ def test_network_policy_admits_only_the_public_ports(render: Render) -> None:
     [
         pytest.param("files/alerts", "collector-config/alerts", id="alerts"),
         pytest.param("files/dashboards", "collector-config/dashboards", id="dashboards"),
+        pytest.param("files/alertmanager", "collector-config/alertmanager", id="alertmanager"),
         pytest.param("files/sidecar-default.yaml", "sidecar/default.yaml", id="sidecar-default"),
     ],
 )
@@ -590,6 +597,8 @@ def test_packaged_chart_holds_the_source_files(helm: Path, tmp_path: Path) -> No
             f"files/dashboards/{p.name}": p
             for p in (ROOT / "collector-config/dashboards").glob("*.json")
         }
+        | {"files/alertmanager/alertmanager.yaml":
+           ROOT / "collector-config/alertmanager/alertmanager.yaml"}
         | {"files/sidecar-default.yaml": ROOT / "sidecar/default.yaml"}
     )
     assert set(packed) == set(expected), ".helmignore keeps tests and generators out"
@@ -617,15 +626,56 @@ def test_prometheus_rule_is_the_rule_file_with_budgets_from_values(render: Rende
 
 
 def test_prometheus_rule_passes_promtool(render: Render, tmp_path: Path) -> None:
-    """The rendered groups are a valid Prometheus rule file (when promtool is installed)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (make promtool)")
+    """The rendered groups are a valid Prometheus rule file (make helm-test installs promtool
+    first; a missing promtool fails the test)."""
     spec = render("-f", str(CI_VALUES / "monitoring-values.yaml")).one("PrometheusRule")["spec"]
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(spec))
-    proc = run([promtool, "check", "rules", path])
+    proc = promtool.run("check", "rules", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _alertmanager_config(rendered: Any, tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    secret = rendered.one("Secret", f"{FULLNAME}-alertmanager")
+    text = secret["stringData"]["alertmanager.yaml"]
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(text, "utf-8")
+    return yaml.safe_load(text), path
+
+
+def test_alertmanager_secret_is_the_routing_tree_with_your_receivers(
+        render: Render, tmp_path: Path) -> None:
+    """amtool accepts the rendered config; the routes are the repository file's (its
+    ${VAR:-default} references at their defaults); the receivers are the values'."""
+    args = ["-f", str(CI_VALUES / "monitoring-values.yaml")]
+    values = values_of(args)["alertmanagerConfig"]
+    doc, path = _alertmanager_config(render(*args), tmp_path)
+    amtool.check_config(path)
+    source = yaml.safe_load(_at_defaults(amtool.CONFIG.read_text("utf-8")))
+    assert doc["route"] == {**source["route"], **values["route"]}
+    assert doc["inhibit_rules"] == source["inhibit_rules"]
+    assert doc["global"] == values["global"]
+    assert {r.pop("name"): r for r in doc["receivers"]} == values["receivers"]
+    for labels in amtool.alert_labels():
+        assert amtool.route_of(path, labels) == amtool.expected_receiver(labels), labels
+
+
+def _at_defaults(text: str) -> str:
+    """The text with every ${VAR:-default} at its default (as the chart renders the file)."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", text)
+
+
+def test_alertmanager_secret_needs_every_receiver(render_error) -> None:
+    """Enabled without a receiver's notifiers, the chart refuses to render, naming the value."""
+    err = render_error("--set", "alertmanagerConfig.enabled=true",
+                       "--set-json", 'alertmanagerConfig.receivers.pager={"webhook_configs":'
+                       '[{"url":"http://pager.example/hook"}]}')
+    assert "alertmanagerConfig.receivers.ops: set its notifiers" in err, err
+
+
+def test_no_alertmanager_secret_by_default(render: Render) -> None:
+    names = [s["metadata"]["name"] for s in render().all("Secret")]
+    assert not [n for n in names if n.endswith("-alertmanager")], names
 
 
 def test_dashboards_are_labelled_config_maps_of_the_json_files(render: Render) -> None:

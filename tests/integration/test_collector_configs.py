@@ -6,15 +6,23 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 from tests.harness import ROOT, collector_bin
 
 pytestmark = pytest.mark.integration
 
+STACK = ROOT / "collector-config" / "stack.yaml"
+#: Each config as tools/stack.sh passes it: a base file, then the overlays merged over it.
 CONFIGS = [
-    pytest.param(ROOT / "collector-config" / "local.yaml", id="local"),
-    pytest.param(ROOT / "collector-config" / "stack.yaml", id="stack"),
-    pytest.param(ROOT / "tests" / "integration" / "collector.yaml", id="integration"),
+    pytest.param([ROOT / "collector-config" / "local.yaml"], id="local"),
+    pytest.param([STACK], id="stack"),
+    # With Tempo / Loki binaries of the user's own (TEMPO_BIN, LOKI_BIN).
+    pytest.param([STACK, STACK.with_name("stack-tempo.yaml")], id="stack+tempo"),
+    pytest.param([STACK, STACK.with_name("stack-loki.yaml")], id="stack+loki"),
+    pytest.param([STACK, STACK.with_name("stack-tempo.yaml"), STACK.with_name("stack-loki.yaml")],
+                 id="stack+tempo+loki"),
+    pytest.param([ROOT / "tests" / "integration" / "collector.yaml"], id="integration"),
 ]
 
 # Addresses for the configs whose endpoints come from the environment without defaults.
@@ -28,12 +36,26 @@ ENV = {
 }
 
 
-@pytest.mark.parametrize("config", CONFIGS)
-def test_collector_accepts_config(config):
+@pytest.mark.parametrize("configs", CONFIGS)
+def test_collector_accepts_config(configs):
     env = {**os.environ, **ENV}
-    result = subprocess.run([collector_bin(), "validate", "--config", str(config)],
+    args = [arg for path in configs for arg in ("--config", str(path))]
+    result = subprocess.run([collector_bin(), "validate", *args],
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_overlays_add_their_exporter_to_the_pipeline():
+    """The merged config of stack.yaml + both overlays sends to every backend (lists replace)."""
+    args = ["--config", str(STACK), "--config", str(STACK.with_name("stack-tempo.yaml")),
+            "--config", str(STACK.with_name("stack-loki.yaml"))]
+    result = subprocess.run([collector_bin(), "print-config", "--mode", "unredacted", *args],
+                            capture_output=True, text=True, env={**os.environ, **ENV},
+                            timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pipelines = yaml.safe_load(result.stdout)["service"]["pipelines"]
+    assert pipelines["traces/out"]["exporters"] == ["otlp_grpc/jaeger", "otlp_grpc/tempo"]
+    assert pipelines["logs/out"]["exporters"] == ["otlp_http/victorialogs", "otlp_http/loki"]
 
 
 def test_a_broken_config_is_refused():

@@ -3,7 +3,7 @@ The two configs of the pod, built as maps and rendered with toYaml.
 
 Collector (shared/DESIGN.md section 1):
   otlp (pod IP :4317/:4318) -> memory_limiter -> batch -> otlp_grpc/genai (127.0.0.1:14317)
-  otlp/enriched (127.0.0.1:14318) -> backends (Jaeger / Tempo, Loki, Prometheus) or debug
+  otlp/enriched (127.0.0.1:14318) -> backends (Jaeger / Tempo, VictoriaLogs / Loki, Prometheus) or debug
 .Values.config is deep-merged over the generated map.
 */}}
 
@@ -52,6 +52,12 @@ Collector (shared/DESIGN.md section 1):
 {{- $_ := set $exporters (printf "otlp_grpc/%s" $name) $e }}
 {{- $traces = append $traces (printf "otlp_grpc/%s" $name) }}
 {{- end }}
+{{- end }}
+{{- if $b.victorialogs.enabled }}
+{{- $e := dict "logs_endpoint" (printf "%s/insert/opentelemetry/v1/logs" (trimSuffix "/" $b.victorialogs.endpoint)) }}
+{{- with $b.victorialogs.headers }}{{ $_ := set $e "headers" . }}{{ end }}
+{{- $_ := set $exporters "otlp_http/victorialogs" $e }}
+{{- $logs = append $logs "otlp_http/victorialogs" }}
 {{- end }}
 {{- if $b.loki.enabled }}
 {{- $e := dict "endpoint" $b.loki.endpoint }}

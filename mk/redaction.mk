@@ -1,5 +1,6 @@
-# Redaction (processors/redaction): quality of the PII detection on a labeled Faker set.
+# Redaction (processors/redaction): quality of the PII detection on independent labelled data
+# (bench/pii_eval: hand-written cases, a mimesis generator, hard negatives; dev / test split).
 .PHONY: pii-eval
 
-pii-eval: install  ## PII recall / precision / destroyed share, NER and patterns modes; records docs/PERFORMANCE.md.
-	$(PY) -m processors.redaction.evaluation
+pii-eval: install  ## PII recall / precision / look-alikes destroyed on the test split, NER and patterns modes; records docs/PERFORMANCE.md.
+	$(PY) -m bench.pii_eval --split test

@@ -1,33 +1,21 @@
-"""PII evaluation: a labeled, seeded Faker set and per-type recall / precision (``make pii-eval``).
+"""The first wave's seeded Faker texts: a text source for differential tests, not an evaluation.
 
-    python -m processors.redaction.evaluation [--texts N] [--seed S] [--no-record]
+The recognizers were tuned on texts from this generator, so figures measured on it flatter the
+detector; the evaluation (``python -m bench.pii_eval``) uses independent data instead. The unit
+tests still draw texts from it where only sameness matters (the prefilter's findings equal
+the plain recognizers', NER on numpy's BLAS equals thinc's default...).
 
-The set has texts shaped like chat prompts, tool outputs (JSON), support transcripts and
-config / shell snippets with secrets, in several Faker locales, plus hard negatives that hold
-no PII at all: trace and span ids, UUIDs, git SHAs, model names, versions, timestamps, code
-and 16-digit numbers that fail the Luhn check. Every inserted value is labeled with its span.
-
-Measures, per mode (NER, patterns), with the same engines the processor uses:
-
-* recall per type: share of inserted values entirely covered by findings (of any type: what
-  matters is that nothing is left); for STREET_ADDRESS the street line must be covered;
-* precision per reported type: share of findings that overlap an inserted PII value;
-* hard-negative false positives: share of negative items touched by any finding;
-* share of non-PII characters destroyed, and detections per text.
-
-The tables are printed and recorded in docs/PERFORMANCE.md (``<!-- bench:pii-eval -->``).
+Texts are shaped like chat prompts, tool outputs (JSON), support transcripts and config /
+shell snippets with secrets, in several Faker locales, plus hard negatives; every inserted
+value is labelled with its span.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import random
 import string
-import sys
-import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES")
@@ -241,143 +229,3 @@ class Generator:
         shapes = (self.chat, self.transcript, self.tool_output, self.secrets, self.negative_only)
         return [shapes[i % len(shapes)](LOCALES[(i // len(shapes)) % len(LOCALES)])
                 for i in range(n)]
-
-
-def _covered(findings, start: int, end: int) -> bool:
-    marks = [False] * (end - start)
-    for s, e, _t, _sc in findings:
-        for i in range(max(s, start), min(e, end)):
-            marks[i - start] = True
-    return all(marks)
-
-
-def score(samples: list[Sample], results: list[list[tuple]]) -> dict:
-    """Recall, precision, hard-negative FP rate, destroyed share and detections per text."""
-    found = defaultdict(int)
-    total = defaultdict(int)
-    tp = defaultdict(int)
-    reported = defaultdict(int)
-    neg_hit = neg_total = 0
-    destroyed = non_pii = 0
-    detections = 0
-    for sample, findings in zip(samples, results, strict=True):
-        pii = [(s, e) for s, e, c in sample.spans if c != NEGATIVE]
-        for s, e, cat in sample.spans:
-            if cat == NEGATIVE:
-                neg_total += 1
-                neg_hit += any(fs < e and s < fe for fs, fe, _t, _sc in findings)
-                continue
-            total[cat] += 1
-            found[cat] += _covered(findings, s, e)
-        detections += len(findings)
-        for fs, fe, typ, _sc in findings:
-            label = "SECRET" if typ in SECRET_TYPES else typ
-            reported[label] += 1
-            tp[label] += any(fs < e and s < fe for s, e in pii)
-        in_pii = [False] * len(sample.text)
-        for s, e in pii:
-            for i in range(s, e):
-                in_pii[i] = True
-        hit = [False] * len(sample.text)
-        for fs, fe, _t, _sc in findings:
-            for i in range(fs, fe):
-                hit[i] = True
-        for i, p in enumerate(in_pii):
-            if not p:
-                non_pii += 1
-                destroyed += hit[i]
-    return {
-        "recall": {c: (found[c] / total[c], total[c]) for c in CATEGORIES if total[c]},
-        "precision": {t: (tp[t] / reported[t], reported[t]) for t in sorted(reported)},
-        "negatives": (neg_hit / neg_total if neg_total else 0.0, neg_total),
-        "destroyed": destroyed / non_pii if non_pii else 0.0,
-        "detections_per_text": detections / len(samples),
-        "texts": len(samples),
-        "inserted_per_text": sum(total.values()) / len(samples),
-    }
-
-
-def evaluate(mode: str, samples: list[Sample]) -> tuple[dict, float]:
-    import logging
-
-    from processors.redaction.config import RedactionConfig
-    from processors.redaction.engine import Analyzer, EngineSpec
-
-    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-    analyzer = Analyzer(EngineSpec.from_config(RedactionConfig(mode=mode)))
-    texts = [s.text for s in samples]
-    t0 = time.perf_counter()
-    results = []
-    for i in range(0, len(texts), 32):
-        results.extend(analyzer.analyze(texts[i:i + 32], [False] * len(texts[i:i + 32])))
-    elapsed = time.perf_counter() - t0
-    return score(samples, results), elapsed
-
-
-def render(reports: dict[str, tuple[dict, float]], n: int, seed: int) -> str:
-    modes = list(reports)
-    lines = [
-        "## PII evaluation (processors/redaction)",
-        "",
-        f"`make pii-eval` (`python -m processors.redaction.evaluation --texts {n} --seed {seed}`):"
-        f" {n} seeded Faker texts (chat prompts, transcripts, tool JSON, secrets in snippets,"
-        f" hard-negative lists; locales {', '.join(LOCALES)}), default entities, one process.",
-        "",
-        "Recall (value entirely covered by findings; STREET_ADDRESS: the whole street line):",
-        "",
-        "| type | target (NER) | " + " | ".join(modes) + " | values |",
-        "|---|---|" + "---|" * len(modes) + "---|",
-    ]
-    first = reports[modes[0]][0]
-    for cat in CATEGORIES:
-        if cat not in first["recall"]:
-            continue
-        cells = [f"{reports[m][0]['recall'][cat][0]:.3f}" for m in modes]
-        lines.append(f"| {cat} | >= {TARGETS[cat]:.2f} | " + " | ".join(cells)
-                     + f" | {first['recall'][cat][1]} |")
-    lines += ["", "Precision per reported type (finding overlaps an inserted PII value):", "",
-              "| type | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
-    types = sorted({t for m in modes for t in reports[m][0]["precision"]})
-    for t in types:
-        cells = []
-        for m in modes:
-            p = reports[m][0]["precision"].get(t)
-            cells.append(f"{p[0]:.3f} ({p[1]})" if p else "-")
-        lines.append(f"| {t} | " + " | ".join(cells) + " |")
-    lines += ["", "| summary | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
-    rows = [
-        ("hard negatives touched (target <= 0.02)",
-         lambda r: f"{r['negatives'][0]:.3f} of {r['negatives'][1]}"),
-        ("non-PII characters destroyed", lambda r: f"{r['destroyed']:.3f}"),
-        ("detections per text", lambda r: f"{r['detections_per_text']:.1f}"),
-        ("inserted PII values per text", lambda r: f"{r['inserted_per_text']:.1f}"),
-    ]
-    for name, fn in rows:
-        lines.append(f"| {name} | " + " | ".join(fn(reports[m][0]) for m in modes) + " |")
-    lines.append("| analysis time (s, one process) | "
-                 + " | ".join(f"{reports[m][1]:.1f}" for m in modes) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m processors.redaction.evaluation")
-    parser.add_argument("--texts", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--no-record", action="store_true", help="do not write PERFORMANCE.md")
-    args = parser.parse_args(argv)
-    samples = Generator(args.seed).samples(args.texts)
-    reports = {}
-    for mode in ("ner", "patterns"):
-        print(f"== pii-eval {mode}", file=sys.stderr, flush=True)
-        reports[mode] = evaluate(mode, samples)
-    section = render(reports, args.texts, args.seed)
-    print(section)
-    if not args.no_record:
-        from bench.__main__ import record
-
-        record("pii-eval", section)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

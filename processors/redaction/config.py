@@ -52,6 +52,10 @@ class Entity(enum.StrEnum):
     UK_NHS = "UK_NHS"
     # Ours.
     STREET_ADDRESS = "STREET_ADDRESS"
+    #: A date next to a birth cue (born, DOB, né le, geboren am, "dob": ...).
+    DATE_OF_BIRTH = "DATE_OF_BIRTH"
+    #: A URL whose query or path carries personal data (?email=, ?last_name=, /in/jane-roe).
+    PERSONAL_URL = "PERSONAL_URL"
     OPENAI_API_KEY = "OPENAI_API_KEY"
     ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
     AWS_ACCESS_KEY = "AWS_ACCESS_KEY"
@@ -60,8 +64,12 @@ class Entity(enum.StrEnum):
     JWT = "JWT"
     PRIVATE_KEY = "PRIVATE_KEY"
     BEARER_TOKEN = "BEARER_TOKEN"
-    #: A value assigned to a credential-named variable (API_KEY=..., "password": ...).
+    #: A value assigned to a credential-named variable (API_KEY=..., "password": ...), or a
+    #: high-entropy token assigned to any variable.
     GENERIC_SECRET = "GENERIC_SECRET"
+    #: A credential of the vendor rule set (rules/secrets.yaml: Stripe, Slack, Google, GitLab,
+    #: npm, PyPI, SendGrid, Twilio, Azure, connection-string passwords ...).
+    SECRET = "SECRET"
 
 
 #: Entities found only by the spaCy model (absent in patterns mode; PERSON stays, found there
@@ -70,7 +78,7 @@ NER_ENTITIES = frozenset({Entity.LOCATION, Entity.NRP, Entity.ORGANIZATION})
 SECRET_ENTITIES = frozenset({
     Entity.OPENAI_API_KEY, Entity.ANTHROPIC_API_KEY, Entity.AWS_ACCESS_KEY,
     Entity.AWS_SECRET_KEY, Entity.GITHUB_TOKEN, Entity.JWT, Entity.PRIVATE_KEY,
-    Entity.BEARER_TOKEN, Entity.GENERIC_SECRET,
+    Entity.BEARER_TOKEN, Entity.GENERIC_SECRET, Entity.SECRET,
 })
 
 #: Enabled by default: personal data and secrets. Off by default because they destroy
@@ -81,7 +89,7 @@ DEFAULT_ENTITIES: tuple[Entity, ...] = (
     Entity.PERSON, Entity.LOCATION, Entity.EMAIL_ADDRESS, Entity.PHONE_NUMBER,
     Entity.CREDIT_CARD, Entity.CRYPTO, Entity.IBAN_CODE, Entity.IP_ADDRESS, Entity.MAC_ADDRESS,
     Entity.US_SSN, Entity.US_ITIN, Entity.UK_NHS,
-    Entity.STREET_ADDRESS, *sorted(SECRET_ENTITIES),
+    Entity.STREET_ADDRESS, Entity.DATE_OF_BIRTH, Entity.PERSONAL_URL, *sorted(SECRET_ENTITIES),
 )
 
 

@@ -235,7 +235,7 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
     from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-    from processors.redaction import recognizers
+    from processors.redaction import recognizers, rulesets
 
     wanted = frozenset(spec.entities)
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
@@ -260,6 +260,19 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
         registry.recognizers.append(recognizers.card_recognizer())
     if Entity.STREET_ADDRESS.value in wanted:
         registry.recognizers.append(recognizers.street_address_recognizer())
+    registry.recognizers.extend(rulesets.key_value_recognizers(wanted))
+    if Entity.SECRET.value in wanted:
+        registry.recognizers.append(rulesets.vendor_secret_recognizer())
+    if Entity.GENERIC_SECRET.value in wanted:
+        registry.recognizers.append(rulesets.entropy_secret_recognizer())
+    if Entity.DATE_OF_BIRTH.value in wanted:
+        registry.recognizers.append(rulesets.birth_date_recognizer())
+    if Entity.US_SSN.value in wanted:
+        registry.recognizers.append(rulesets.ssn_cue_recognizer())
+    if Entity.PERSONAL_URL.value in wanted:
+        registry.recognizers.append(rulesets.personal_url_recognizer())
+    if Entity.PERSON.value in wanted:
+        registry.recognizers.append(rulesets.person_header_recognizer())
     registry.recognizers.extend(recognizers.custom_recognizers(spec.custom))
     enhancer = None
     if not with_ner:
@@ -440,9 +453,11 @@ class Analyzer:
         import regex
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
+        from processors.redaction.precision import Refiner
         from processors.redaction.recognizers import triggered
 
         self._triggered = triggered
+        self._refiner = Refiner()
         preseed_tldextract()
         self.spec = spec
         self._entities = list(spec.entities)
@@ -515,5 +530,4 @@ class Analyzer:
             ):
                 continue
             found.append((r.start, r.end, r.entity_type, round(float(r.score), 4)))
-        found.sort()
-        return found
+        return self._refiner.refine(text, found)

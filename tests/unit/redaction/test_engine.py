@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from bench.pii_eval.faker_legacy import Generator
 from processors.redaction import worker_env
 from processors.redaction.engine import _EXCLUDED_COMPONENTS, LANGUAGE
-from processors.redaction.evaluation import Generator
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.pii_eval.faker_legacy import Generator
 from processors.redaction import RedactionConfig
 from processors.redaction.config import NER_ENTITIES, Entity
 from processors.redaction.engine import Analyzer, EngineSpec
-from processors.redaction.evaluation import Generator
 from processors.redaction.prefilter import Prefilter, Unrelaxable, relax
 
 

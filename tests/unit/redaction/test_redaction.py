@@ -377,8 +377,8 @@ def test_triggers_gates_and_direct_pass_never_change_a_finding(patterns_analyzer
     """Skipping recognizers by trigger, patterns by gate, and running the pattern
     recognizers without AnalyzerEngine's orchestration give the findings of plain Presidio
     with every recognizer run."""
+    from bench.pii_eval.faker_legacy import Generator
     from processors.redaction import recognizers
-    from processors.redaction.evaluation import Generator
 
     texts = [s.text for s in Generator(seed=99).samples(60)] + _EDGE_TEXTS
     fast = patterns_analyzer.analyze(texts, [False] * len(texts))

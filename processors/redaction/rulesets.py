@@ -1,0 +1,252 @@
+"""Recognizers built from the data files of rules/: structure-aware detection and the wide rules.
+
+* `key_value_recognizers`: a value under a personal-data key (rules/personal_keys.yaml) in
+  JSON, code, forms or URL query strings is redacted whole, as its group's entity, when it has
+  the group's shape (a name, an address with a digit, a date ...).
+* `vendor_secret_recognizer`: credentials by vendor token format (rules/secrets.yaml).
+* `entropy_secret_recognizer`: a random-looking token assigned to any variable.
+* `birth_date_recognizer`, `ssn_cue_recognizer`, `personal_url_recognizer`,
+  `person_header_recognizer` (commit trailers, greetings and sign-offs).
+
+Everything is compiled once, when the engines are built; the patterns go through the
+patterns pass's prefilter like every other recognizer's. The files are read once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import regex
+import yaml
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from processors.redaction.config import Entity
+from processors.redaction.recognizers import GatedRecognizer
+
+RULES = Path(__file__).with_name("rules")
+_FLAGS = regex.DOTALL | regex.MULTILINE
+
+
+@functools.cache
+def rules(name: str) -> dict[str, Any]:
+    """The parsed rules file ``rules/<name>.yaml``."""
+    with (RULES / f"{name}.yaml").open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+# --------------------------------------------------------------------------------------------
+# Value shapes
+# --------------------------------------------------------------------------------------------
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_LETTER = "a-zà-öø-ÿA-ZÀ-ÖØ-Þ"
+_PARTICLES = ("de la|de los|de las|de|du|del|della|van der|van den|van|von der|von|der|den|le|"
+              "la|da|das|dos|do|di|y|e|bin|ibn|al|el|ten|ter|zu")
+#: One to five capitalised words, particles allowed between them (Ana de la Cruz, O'Neil,
+#: Jean-Luc, Müller-Lüdenscheidt).
+NAME = (rf"[{_UPPER}][{_LETTER}'\u2019.-]*(?:[ ]+(?:(?:{_PARTICLES})[ ]+)?"
+        rf"[{_UPPER}][{_LETTER}'\u2019.-]*){{0,4}}")
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec|"
+    "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|"
+    "novembre|décembre|decembre|janv|févr|avr|juil|sept|déc|"
+    "Januar|Jänner|Februar|März|Maerz|April|Mai|Juni|Juli|August|September|Oktober|November|"
+    "Dezember|Okt|Dez|"
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|"
+    "noviembre|diciembre|ene|abr|ago|dic")
+#: The common ways to write a calendar date (ISO, day-month-year with / . -, day month year
+#: in English, French, German, Spanish, month day, year).
+DATE = (r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)"
+        r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?![\d.])"
+        rf"|\d{{1,2}}(?:st|nd|rd|th|er)?\.?(?:[ ]+de)?[ ]+(?i:{_MONTHS})\.?(?:[ ]+de)?,?[ ]+\d{{4}}"
+        rf"|(?i:{_MONTHS})\.?[ ]+\d{{1,2}}(?:st|nd|rd|th)?,?[ ]+\d{{4}})")
+_SHAPES = {
+    "name": NAME,
+    # An address value has a digit somewhere (a house number or a postcode).
+    "address": r"(?=[^\n\"']{0,150}\d)[^\n\"'<>{}\[\];&|]{5,150}?",
+    "date": DATE,
+    "phone": r"\+?[\d(][\d ().-]{5,20}\d",
+    "ssn": r"\d{3}[- ]?\d{2}[- ]?\d{4}",
+    "iban": r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}",
+}
+
+
+def _key_alternation(keys: list[str]) -> str:
+    parts = []
+    for key in sorted(set(keys), key=len, reverse=True):
+        words = [regex.escape(w) for w in key.split()]
+        parts.append(r"[ _-]?".join(words))
+    return "|".join(parts)
+
+
+def key_value_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:
+    """One recognizer per group of rules/personal_keys.yaml whose entity is enabled."""
+    spec = rules("personal_keys")
+    prefixes = "|".join(regex.escape(p) for p in sorted(set(spec["prefixes"]), key=len,
+                                                         reverse=True))
+    out = []
+    for entity, group in spec["groups"].items():
+        if entity not in enabled:
+            continue
+        shape = _SHAPES[group["shape"]]
+        key = (rf"(?<![\w-])(?i:(?:(?:{prefixes})[_-]?)?(?:{_key_alternation(group['keys'])}))"
+               r"[\"']?")
+        patterns = [
+            # "key": "value" / key='value' / key = "value": the value up to its closing quote.
+            Pattern(f"{entity.lower()}_quoted",
+                    rf"{key}[ \t]{{0,3}}[:=][ \t]{{0,3}}([\"'])\K(?:{shape})(?=\1)", 0.85),
+            # Key: value / key=value (forms, YAML, query strings): up to the end of the field
+            # (an address runs on past its commas).
+            Pattern(f"{entity.lower()}_field",
+                    rf"{key}[ \t]{{0,3}}(?::[ \t]{{0,3}}|=)\K(?!\")(?:{shape})"
+                    + (r"(?=[ \t]*(?:$|[\n;&|]))" if group["shape"] == "address"
+                       else r"(?=[ \t]*(?:$|[\n,;&|)]|[ \t]{2}))"), 0.8),
+        ]
+        out.append(GatedRecognizer(
+            gates={p.name: _has_separator for p in patterns},
+            supported_entity=entity, name=f"sidecar_key_{entity.lower()}",
+            patterns=patterns, global_regex_flags=_FLAGS))
+    return out
+
+
+def _has_separator(text: str) -> bool:
+    return ":" in text or "=" in text
+
+
+# --------------------------------------------------------------------------------------------
+# Secrets
+# --------------------------------------------------------------------------------------------
+def vendor_secret_recognizer() -> PatternRecognizer:
+    """The vendor token formats of rules/secrets.yaml, reported as SECRET."""
+    patterns, gates = [], {}
+    for rule in rules("secrets")["rules"]:
+        patterns.append(Pattern(rule["id"], rule["regex"], float(rule["score"])))
+        if rule.get("trigger"):
+            gates[rule["id"]] = _any_of(rule["trigger"].split("|"))
+    return GatedRecognizer(gates=gates, supported_entity=Entity.SECRET.value,
+                           name="sidecar_vendor_secret", patterns=patterns,
+                           global_regex_flags=_FLAGS)
+
+
+def _any_of(literals: list[str]) -> Callable[[str], bool]:
+    return lambda text: any(s in text for s in literals)
+
+
+class _EntropyRecognizer(PatternRecognizer):
+    """Tokens assigned to a variable, kept only when they look random (mixed classes,
+    high Shannon entropy, not hexadecimal: hex ids, SHAs and digests are not secrets)."""
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return looks_random(pattern_text)
+
+
+_HEX = regex.compile(r"[0-9a-fA-F-]+")
+
+
+def looks_random(token: str) -> bool:
+    """A credential-like random token: 20+ characters, upper and lower case and digits,
+    not hexadecimal, at least 4.2 bits of entropy per character."""
+    if len(token) < 20 or _HEX.fullmatch(token):
+        return False
+    if not (any(c.isupper() for c in token) and any(c.islower() for c in token)
+            and any(c.isdigit() for c in token)):
+        return False
+    counts = Counter(token)
+    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+    return entropy >= 4.2
+
+
+#: Variable names whose values are identifiers, never credentials.
+_ID_NAMES = r"(?:id|ids|uuid|guid|sha|hash|digest|checksum|etag|version|model|trace|span|ref)"
+
+
+def entropy_secret_recognizer() -> PatternRecognizer:
+    pattern = Pattern(
+        "entropy_assignment",
+        rf"(?<![\w-])(?![\w-]*(?i:[_-]?{_ID_NAMES})[\"']?[ \t]{{0,3}}[:=])[A-Za-z_][\w-]{{1,40}}"
+        r"[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?\K[A-Za-z0-9+/_=-]{20,200}(?![\w+/=-])",
+        0.75)
+    return _EntropyRecognizer(
+        supported_entity=Entity.GENERIC_SECRET.value, name="sidecar_entropy_secret",
+        patterns=[pattern], global_regex_flags=_FLAGS)
+
+
+# --------------------------------------------------------------------------------------------
+# Birth dates, SSNs with their cue, URLs carrying personal data, names in headers
+# --------------------------------------------------------------------------------------------
+_BIRTH_CUES = (r"born|b\.|DOB|D\.O\.B\.?|date[ _-]of[ _-]birth|birth[ _-]?date|birthday"
+               r"|dateOfBirth|n[ée]e?|date de naissance|geboren|geb\.|Geburtsdatum|Geburtstag"
+               r"|fecha de nacimiento|nacid[oa]|F\.[ ]?nac\.")
+
+
+def birth_date_recognizer() -> PatternRecognizer:
+    pattern = Pattern(
+        "birth_cue",
+        rf"(?<![\w])(?i:{_BIRTH_CUES})(?![\w])[^\d\n]{{0,30}}?\K{DATE}", 0.85)
+    return PatternRecognizer(supported_entity=Entity.DATE_OF_BIRTH.value,
+                             name="sidecar_birth_date", patterns=[pattern],
+                             global_regex_flags=_FLAGS)
+
+
+def ssn_cue_recognizer() -> PatternRecognizer:
+    """SSNs written without dashes (or with spaces), next to an SSN cue."""
+    pattern = Pattern(
+        "ssn_cue",
+        r"(?<![\w])(?i:ssn|social[ _-]security(?:[ _-](?:number|no\.?|#))?|ss#|soc\.?[ ]?sec\.?)"
+        r"(?![\w])[^\d\n]{0,20}?\K(?<!\d)\d{3}[ ]?\d{2}[ ]?\d{4}(?![\d-])", 0.85)
+    return PatternRecognizer(supported_entity=Entity.US_SSN.value, name="sidecar_ssn_cue",
+                             patterns=[pattern], global_regex_flags=_FLAGS)
+
+
+_URL_KEYS = (r"first[_-]?name|last[_-]?name|full[_-]?name|given[_-]?name|family[_-]?name|"
+             r"surname|name|fname|lname|e-?mail|mail|phone|tel|mobile|dob|birth[_-]?date|"
+             r"birthday|ssn|address|street|zip|postcode|postal[_-]?code|user(?:[_-]?name)?|"
+             r"patient|customer|nom|prenom|vorname|nachname|nombre|apellido")
+_URL_END = r"[^\s\"'<>]*[^\s\"'<>.,;:!?)\]]"
+
+
+def personal_url_recognizer() -> PatternRecognizer:
+    patterns = [
+        Pattern("query",
+                rf"\bhttps?://[^\s\"'<>?]+\?(?:[^\s\"'<>]*&)?(?i:{_URL_KEYS})="
+                rf"[^&\s\"'<>]{{2,}}(?:{_URL_END})?", 0.8),
+        Pattern("profile",
+                r"\bhttps?://(?:[\w-]+\.)?(?:linkedin\.com/in|xing\.com/profile|facebook\.com"
+                r"|instagram\.com|twitter\.com|x\.com|tiktok\.com/@|medium\.com/@)"
+                rf"/?[\w.%-]{{2,}}{_URL_END}?", 0.8),
+    ]
+    return GatedRecognizer(gates={p.name: _has_url for p in patterns},
+                           supported_entity=Entity.PERSONAL_URL.value,
+                           name="sidecar_personal_url", patterns=patterns,
+                           global_regex_flags=_FLAGS)
+
+
+def _has_url(text: str) -> bool:
+    return "://" in text
+
+
+_HEADER_CUES = (r"Author|Commit|Committer|Co-authored-by|Signed-off-by|Reviewed-by|Acked-by"
+                r"|Tested-by|Reported-by|Suggested-by|Helped-by|Cc")
+_GREETINGS = (r"Hi|Hello|Hey|Dear|Thanks|Thank you|Thx|Cheers|Best|Best regards|Kind regards"
+              r"|Regards|Warm regards|Sincerely|Yours|Bonjour|Salut|Merci|Cordialement|Bien à vous"
+              r"|Hallo|Liebe|Lieber|Danke|Grüße|Gruß|Viele Grüße|Beste Grüße|Hola|Gracias"
+              r"|Saludos|Un saludo|Estimado|Estimada|Querido|Querida")
+
+
+def person_header_recognizer() -> PatternRecognizer:
+    """Names in commit trailers (``Author: First Last <mail>``), greetings and sign-offs."""
+    patterns = [
+        Pattern("trailer",
+                rf"(?m:^[ \t]*(?:{_HEADER_CUES}):[ \t]+)\K{NAME}(?=[ \t]+<)", 0.85),
+        Pattern("greeting",
+                rf"(?<![\w])(?i:{_GREETINGS})[ \t]*[,!]?(?:[ \t]*\n)?[ \t]*\K"
+                rf"[{_UPPER}][{_LETTER}'\u2019-]+(?:[ ]+[{_UPPER}][{_LETTER}'\u2019-]+){{0,2}}"
+                r"(?=[ \t]*(?:[,.!:;\n]|$|\s+-))", 0.6),
+    ]
+    return PatternRecognizer(supported_entity=Entity.PERSON.value, name="sidecar_person_header",
+                             patterns=patterns, global_regex_flags=_FLAGS)

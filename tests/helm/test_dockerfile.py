@@ -104,3 +104,30 @@ def test_offline_smoke_check_passes_without_a_network(tmp_path: Path) -> None:
         timeout=240,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_wheel_holds_every_data_file_the_packages_read(tmp_path: Path) -> None:
+    """The image installs the package as a wheel: every YAML / JSON file of sidecar/ and
+    processors/ outside testdata/ (configs, rule sets) must be inside it."""
+    import subprocess
+    import sys
+    import zipfile
+
+    # What the Dockerfile copies, in a fresh directory (no stale build/ of earlier builds).
+    context = tmp_path / "context"
+    context.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, context / name)
+    for name in ("sidecar", "processors"):
+        shutil.copytree(ROOT / name, context / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "testdata"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                           "--no-build-isolation", "-w", str(tmp_path), str(context)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    packed = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {str(p.relative_to(ROOT)) for top in ("sidecar", "processors")
+              for p in (ROOT / top).rglob("*") if p.suffix in (".yaml", ".json")
+              and "testdata" not in p.parts and "__pycache__" not in p.parts}
+    assert wanted and wanted <= packed, sorted(wanted - packed)

@@ -30,6 +30,7 @@ from processors.redaction.config import (
     ModelConfig,
     RedactionConfig,
 )
+from processors.redaction.normalize import View, base64_runs, needs_view
 
 log = logging.getLogger(__name__)
 
@@ -487,8 +488,30 @@ class Analyzer:
     def analyze(self, texts: list[str], patterns_only: list[bool]) -> list[list[Finding]]:
         """Findings per text, sorted by start. ``patterns_only[i]`` skips NER for text i.
 
+        Detection runs on each text's normalized view (`normalize.View`: format characters
+        dropped, NFKC, HTML entities and percent-escapes decoded) and the findings are mapped
+        back to the original; a base64 run whose decoded text holds personal data is one
+        finding over the whole run.
+
         Raises whatever Presidio raises; the caller fails the batch closed.
         """
+        views = [View(t) if needs_view(t) else None for t in texts]
+        out = self._analyze([v.text if v else t for v, t in zip(views, texts, strict=True)],
+                            patterns_only)
+        for i, view in enumerate(views):
+            if view is not None:
+                out[i] = sorted({(*view.span(s, e), kind, score) for s, e, kind, score in out[i]})
+        runs = [(i, s, e, decoded) for i, t in enumerate(texts)
+                for s, e, decoded in base64_runs(t)]
+        if runs:
+            inner = self._analyze([r[3] for r in runs], [patterns_only[r[0]] for r in runs])
+            for (i, s, e, _decoded), found in zip(runs, inner, strict=True):
+                if found:
+                    kind = max(found, key=lambda f: f[3])[2]
+                    out[i] = sorted([*out[i], (s, e, kind, max(f[3] for f in found))])
+        return out
+
+    def _analyze(self, texts: list[str], patterns_only: list[bool]) -> list[list[Finding]]:
         out: list[list[Finding]] = [[] for _ in texts]
         ner_idx = [i for i, p in enumerate(patterns_only) if not p and self._ner is not None]
         pat_idx = [i for i in range(len(texts)) if i not in set(ner_idx)]

@@ -198,7 +198,7 @@ def ssn_cue_recognizer() -> PatternRecognizer:
     pattern = Pattern(
         "ssn_cue",
         r"(?<![\w])(?i:ssn|social[ _-]security(?:[ _-](?:number|no\.?|#))?|ss#|soc\.?[ ]?sec\.?)"
-        r"(?![\w])[^\d\n]{0,20}?\K(?<!\d)\d{3}[ ]?\d{2}[ ]?\d{4}(?![\d-])", 0.85)
+        r"(?![\w])[^\d\n]{0,20}?\K(?<!\d)\d{3}[ -]?\d{2}[ -]?\d{4}(?![\d-])", 0.85)
     return PatternRecognizer(supported_entity=Entity.US_SSN.value, name="sidecar_ssn_cue",
                              patterns=[pattern], global_regex_flags=_FLAGS)
 
@@ -215,6 +215,10 @@ def personal_url_recognizer() -> PatternRecognizer:
         Pattern("query",
                 rf"\bhttps?://[^\s\"'<>?]+\?(?:[^\s\"'<>]*&)?(?i:{_URL_KEYS})="
                 rf"[^&\s\"'<>]{{2,}}(?:{_URL_END})?", 0.8),
+        # An e-mail address anywhere in the query string (?e=ana%40example.org, ?to=a@b.c).
+        Pattern("query_email",
+                rf"\bhttps?://[^\s\"'<>?]+\?[^\s\"'<>@]*?(?:@|%40)[^\s\"'<>]*?"
+                rf"{_URL_END}", 0.8),
         Pattern("profile",
                 r"\bhttps?://(?:[\w-]+\.)?(?:linkedin\.com/in|xing\.com/profile|facebook\.com"
                 r"|instagram\.com|twitter\.com|x\.com|tiktok\.com/@|medium\.com/@)"

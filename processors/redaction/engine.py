@@ -236,15 +236,17 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
     from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-    from processors.redaction import recognizers, rulesets
+    from processors.redaction import precision, recognizers, rulesets
 
     wanted = frozenset(spec.entities)
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     registry.load_predefined_recognizers(languages=[LANGUAGE], nlp_engine=nlp_engine)
     kept = []
     for rec in registry.recognizers:
-        if isinstance(rec, SpacyRecognizer) and not with_ner:
-            continue
+        if isinstance(rec, SpacyRecognizer):
+            if not with_ner:
+                continue
+            rec = precision.foreign_aware(rec)
         if type(rec).__name__ == "PhoneRecognizer":
             # phonenumbers' matcher is half of the pattern time and, without a context word,
             # scores below the threshold; recognizers.phone_recognizer covers the shapes.

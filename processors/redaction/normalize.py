@@ -62,7 +62,8 @@ class View:
                         decoded = bytes.fromhex(m.group().replace("%", "")).decode("utf-8")
                     except UnicodeDecodeError:
                         decoded = None
-                    if decoded is not None:
+                    # (an escaped space stays escaped: decoded, it would split the URL)
+                    if decoded is not None and not any(c.isspace() for c in decoded):
                         self._emit(decoded, i, m.end(), out, starts, ends)
                         i = m.end()
                         continue

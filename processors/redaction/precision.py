@@ -14,6 +14,14 @@
    capitalised words standing alone (the first name used after the full name), is a PERSON
    finding too.
 
+`foreign_aware` wraps Presidio's SpacyRecognizer for the English model on text in another
+language: German, French and Spanish capitalise words the English model takes for names
+(German nouns above all: "Vollmacht", "Kein Problem"). In a text whose stop words say it is
+German, French or Spanish (spaCy's stop word lists, no model), a name or place of the model is
+kept only when it has at least two capitalised words and none of them is a stop word of that
+language. It filters before Presidio merges overlapping results, so a name that a rule found
+too (a key, a cue, a greeting) stays.
+
 The word lists and patterns are compiled once, when the engines are built.
 """
 
@@ -37,10 +45,15 @@ _PLACEHOLDER = regex.compile(
     r"|\{\{|<[A-Za-z_ -]+>|\[[A-Za-z_ -]+\]).*"
     r"|.*(?:\.\.\.|\u2026|(?i:xxxx|\*\*\*\*|<redacted>|redacted|changeme"
     r"|your[_-]?(?:api[_-]?)?(?:key|token|secret|password))).*"
+    r"|.*(?:%[-+ 0#]?\d*[sdifxr]|\{\d*\}|\{[a-z_]+\}).*"
     r"|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _VERSION_BEFORE = regex.compile(
     r"(?i:(?:\bv|version|ver\.?|build|release|rel\.?|firmware|os|kernel|chrome|firefox"
-    r"|windows|android|ios|tls|sdk|api)[ :=/-]{0,2})$")
+    r"|windows|android|ios|tls|sdk|api|agent|plugin|package|library|image|tag|driver|patch"
+    r"|update|upgrade)[ :=/-]{0,2})$")
+_VERSION_WORD = regex.compile(
+    r"(?i:version|versión|versão|release|build|binary|client|agent|server|upgrade|update"
+    r"|aktualisiert|mise à jour|actualiz|firmware|kernel|driver|sdk|runtime|cluster)")
 _CODE_SHAPE = regex.compile(r"[_/\\=(){}\[\]<>@#$%^&*+|~`]|\.\w|^[a-z]+[A-Z]\w*$")
 _WORD = regex.compile(r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿA-ZÀ-ÖØ-Þ'\u2019-]{2,}")
 #: Capitalised words that stand alone at a sentence start or in a title: never spread.
@@ -58,6 +71,8 @@ class Refiner:
 
     def __init__(self) -> None:
         self._not_names = frozenset(w.casefold() for w in rules("not_names")["words"])
+        self._company_words = frozenset(
+            w.casefold() for w in rules("not_names")["company_words"])
 
     def refine(self, text: str, found: list[Finding]) -> list[Finding]:
         """The findings worth acting on, plus the spread names; sorted by start."""
@@ -72,8 +87,11 @@ class Refiner:
             return _not_personal_ip(text, start, end, value)
         if kind in _SECRET_TYPES:
             return kind != "PRIVATE_KEY" and _PLACEHOLDER.fullmatch(value.strip("\"'`")) is not None
+        if kind == "PHONE_NUMBER":
+            # A time zone offset (+0100) or a short code is not a phone number.
+            return sum(c.isdigit() for c in value) < 7
         if kind == "PERSON":
-            return self.not_a_name(value)
+            return self.not_a_name(value) or self._company(value)
         if kind == "LOCATION":
             return (value.casefold() in ("localhost", "localhost.localdomain")
                     or self.not_a_name(value))
@@ -83,8 +101,15 @@ class Refiner:
         """True for a value no person is called: only technology / role words, or code."""
         if _CODE_SHAPE.search(value):
             return True
-        words = [w for w in regex.split(r"[\s,]+", value.strip(" .,'\"")) if w]
+        # The capitalised words decide: "Celery con Redis" is two tools, "Ana de la Cruz" one
+        # person; "Jenkins-Pipelines" is a tool's pipelines.
+        words = [w for w in regex.split(r"[\s,/-]+", value.strip(" .,'\"")) if w[:1].isupper()]
         return bool(words) and all(w.casefold().strip(".'") in self._not_names for w in words)
+
+    def _company(self, value: str) -> bool:
+        """A name whose last word says it is a company (Northwind Outfitters, Acme GmbH)."""
+        words = value.strip(" .,").split()
+        return len(words) >= 2 and words[-1].casefold().strip(".") in self._company_words
 
     # -- propagation ----------------------------------------------------------------------
     def _propagate(self, text: str, found: list[Finding]) -> list[Finding]:
@@ -111,6 +136,78 @@ class Refiner:
         return sorted(out)
 
 
+_MODEL_TYPES = frozenset({"PERSON", "LOCATION"})
+_TOKEN = regex.compile(r"[^\W\d_]+")
+
+
+class StopWords:
+    """Which of English, German, French, Spanish a text is in, by its stop words (spaCy's
+    lists: no model)."""
+
+    def __init__(self) -> None:
+        from spacy.lang.de.stop_words import STOP_WORDS as DE
+        from spacy.lang.en.stop_words import STOP_WORDS as EN
+        from spacy.lang.es.stop_words import STOP_WORDS as ES
+        from spacy.lang.fr.stop_words import STOP_WORDS as FR
+
+        self._stop = {"en": frozenset(EN), "de": frozenset(DE), "fr": frozenset(FR),
+                      "es": frozenset(ES)}
+
+    def foreign(self, text: str) -> frozenset[str] | None:
+        """The stop words of the text's language when it is German, French or Spanish."""
+        words = [w.casefold() for w in _TOKEN.findall(text[:4000])]
+        if len(words) < 3:
+            return None
+        best, best_hits = None, sum(w in self._stop["en"] for w in words)
+        for lang in ("de", "fr", "es"):
+            hits = sum(w in self._stop[lang] for w in words)
+            if hits > best_hits:
+                best, best_hits = lang, hits
+        return self._stop[best] if best else None
+
+
+def foreign_aware(recognizer):
+    """Presidio's SpacyRecognizer, keeping on German / French / Spanish text only the names
+    and places the English model could mean (`_plausible_in`); on English text, all."""
+    languages = StopWords()
+    inner = recognizer.analyze
+
+    def analyze(text, entities, nlp_artifacts=None, *args, **kwargs):
+        results = inner(text, entities, nlp_artifacts, *args, **kwargs)
+        if not results or not any(r.entity_type in _MODEL_TYPES for r in results):
+            return results
+        stop = languages.foreign(text)
+        if stop is None:
+            return results
+        kept = []
+        for r in results:
+            if r.entity_type in _MODEL_TYPES:
+                start = _trim_stop_words(text, r.start, r.end, stop)
+                if not _plausible_in(text[start:r.end], stop):
+                    continue
+                r.start = start
+            kept.append(r)
+        return kept
+
+    recognizer.analyze = analyze
+    return recognizer
+
+
+def _trim_stop_words(text: str, start: int, end: int, stop: frozenset[str]) -> int:
+    """The start of the finding without its leading stop words ("Mein Vater Heinrich...")."""
+    for m in _TOKEN.finditer(text, start, end):
+        if m.group().casefold() not in stop:
+            return m.start()
+    return end
+
+
+def _plausible_in(value: str, stop: frozenset[str]) -> bool:
+    """A model-made name in a foreign text: two or more capitalised words, no stop word."""
+    words = _TOKEN.findall(value)
+    capitalised = [w for w in words if w[:1].isupper()]
+    return len(capitalised) >= 2 and not any(w.casefold() in stop for w in words)
+
+
 def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:
     try:
         ip = ipaddress.ip_address(value.strip("[]"))
@@ -120,7 +217,19 @@ def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:
         return True
     if ":" in value:
         return False
-    # A dotted number with a fifth part, or after a version word, is a version.
+    # A dotted number with a fifth part, or after a version word, or an image tag
+    # (web:2.7.1.4), is a version.
     if regex.match(r"\.\d", text[end:end + 2]) or (start and text[start - 1] in ".-"):
         return True
-    return _VERSION_BEFORE.search(text[max(0, start - 12):start]) is not None
+    if start >= 2 and text[start - 1] == ":" and text[start - 2].isalnum():
+        return True
+    if value.startswith("0."):
+        return True  # 0.0.0.0/8 is "this network": never a host's address
+    if _VERSION_BEFORE.search(text[max(0, start - 12):start]):
+        return True
+    # Small numbers after a version word earlier on the line: version = "0.14.2.1",
+    # "Versión 6.1.0.44", "binary 0.9.1.12", "auf 1.31.4.2 aktualisiert".
+    if all(int(p) < 64 for p in value.split(".") if p.isdigit()):
+        line = text[text.rfind("\n", 0, start) + 1:start]
+        return _VERSION_WORD.search(line[-60:]) is not None
+    return False

@@ -47,14 +47,16 @@ _SECRETS: dict[Entity, tuple[list[tuple[str, float]], list[str]]] = {
         [(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}", 0.95)], []
     ),
     Entity.PRIVATE_KEY: (
+        # (with the escaped newline that ends it inside a JSON string, as in a GCP key file)
         [(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
-          r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)", 1.0)],
+          r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n)?|\Z)", 1.0)],
         [],
     ),
     # A value assigned to a variable named like a credential: API_KEY=..., "password": "...".
     Entity.GENERIC_SECRET: (
         [(r"(?i:(?<=\b(?:[A-Z0-9_]*(?:api|access|secret|private|auth)[_-]?(?:key|token)"
-          r"|[A-Z0-9_]*secret|password|passwd|pwd|token)[\"']?\s{0,3}[:=]\s{0,3}[\"']?))"
+          r"|[A-Z0-9_]*secret|password|passwd|passwort|kennwort|pwd|mot de passe|mdp"
+          r"|contraseña|contrasena|clave|token)[\"']?\s{0,3}[:=]\s{0,3}[\"']?))"
           r"(?![<\[])[^\s\"',;]{8,}", 0.85)],
         [],
     ),
@@ -92,12 +94,18 @@ _WORD = r"[A-Z][A-Za-z'\u2019.\-]*"
 _UNIT = (r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Fl\.?|Floor|Rm\.?|Room|Bldg\.?|#)"
          r"\s*#?[A-Za-z0-9-]{1,8})")
 _DIRECTION = r"(?:[NSEW]\.?|North|South|East|West|N[EW]|S[EW])"
-_TAIL = (r"(?:,?[ \t]+(?:[A-Z][A-Za-z'\u2019.-]+[ \t]?){1,3},?[ \t]+(?:[A-Z]{2}[ \t]+)?"
+_TAIL = (r"(?:(?:,?[ \t]+|,?[ \t]*\n[ \t]*)(?:[A-Z][A-Za-z'\u2019.-]+[ \t]?){1,3},?[ \t]+"
+         r"(?:[A-Z]{2}[ \t]+)?"
          r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}))?")
+#: The postcode and town after a European street line, on the same line or the next:
+#: ", 10115 Berlin", "\n69003 Lyon", ", 20121 Milano", ", 60313 Frankfurt am Main".
+_EU_TAIL = (r"(?:(?:,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+"
+            r"[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*(?:[ \t]+(?:(?:am|im|an der|a\. ?M\.|sur|sous|de|del"
+            r"|la|le|les|en|im)[ \t]+)?[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*){0,3})?")
 _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # 2328 Figueroa Skyway Apt. 290, Lake Amanda, NV 77080  /  48 Alex Stravenue
     ("us_number_first",
-     rf"\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?\s+(?:{_DIRECTION}\s+)?(?:{_WORD}\s+){{0,3}}"
+     rf"\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_WORD}[ \t]+){{0,3}}"
      rf"{_SUFFIX}(?:\s+{_DIRECTION})?\b{_UNIT}?{_TAIL}", 0.7),
     # Studio 87 Dawson Drive / Flat 3, Smith Road
     ("uk_flat_first",
@@ -106,13 +114,19 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # Paulo-Schleich-Straße 19, Rohlederplatz 8788, Hilmar-Schuster-Platz 1-2
     ("de",
      r"\b[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*(?i:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer"
-     r"|chaussee|steig|pfad|markt|berg|hof|park)\s+\d{1,5}\s?[a-z]?(?:\s?[-/]\s?\d{1,4})?\b",
-     0.7),
+     r"|chaussee|steig|pfad|markt|berg|hof|park)\s+\d{1,5}[ ]?[a-z]?(?:[ ]?[-/][ ]?\d{1,4})?\b"
+     + _EU_TAIL, 0.7),
+    # Am Lindenhof 4/2, An der Alster 12, Im Winkel 3a, Zur Mühle 7
+    ("de_preposition",
+     r"\b(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur|Unter den|Hinter der"
+     r"|Vor dem|Beim)[ ]+[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*(?:[ ]+[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*)?[ ]+\d{1,5}"
+     r"[a-z]?(?:[ ]?[-/][ ]?\d{1,4})?\b" + _EU_TAIL, 0.7),
     # 682, avenue de Toussaint / boulevard Dupont
     ("fr",
      r"(?:\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+)?\b(?:rue|avenue|av\.|boulevard|bd|place|chemin"
      r"|allée|impasse|quai|route|cours|passage|square)\s+(?:(?:de la|de|du|des|d'|l')\s*)?"
-     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*(?:\s+[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*){0,3}", 0.65),
+     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*(?:\s+(?:(?:de la|de|du|des|d'|l')\s*)?[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*)"
+     r"{0,3}" + _EU_TAIL, 0.65),
     # Paseo de Joaquín Feliu 98 Piso 6
     ("es",
      r"(?<!\w)(?:Calle|C/|C\.|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda"
@@ -120,7 +134,7 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
      r"|Cuesta|Via|Vía|Rua)\s+"
      r"(?:(?:de la|de los|de las|del|de)\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*"
      r"(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*){0,3},?\s+\d{1,5}"
-     r"(?:\s+(?:Piso|Puerta|Apt\.|Depto\.)\s*\d{1,4})?", 0.7),
+     r"(?:\s+(?:Piso|Puerta|Apt\.|Depto\.)\s*\d{1,4})?" + _EU_TAIL, 0.7),
 ]
 
 
@@ -142,12 +156,22 @@ _PHONE_PATTERNS = [
     # The same national shapes with the phone word inside the pattern: works without NLP
     # tokens (patterns mode has no context enhancement).
     ("national_cue", r"(?i:(?<=\b(?:phone|call|mobile|tel|telephone|cell|reach|contact"
-                     r"|whatsapp|fax|dial)\w{0,3}\W{1,3}(?:\w+\W{1,3}){0,3}))"
+                     r"|whatsapp|fax|dial|sms|portable|joindre|appele[rz]|numéro|téléphone"
+                     r"|telefon|handy|rufnummer|nummer|erreichen|anrufen|rufen|teléfono|telefono"
+                     r"|móvil|movil|llam[ae]r?|número|celular)\w{0,3}\W{1,3}(?:\w+\W{1,3}){0,5}))"
                      r"(?:\(0\d{1,4}\)|0\d{1,4}|\d{3})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
                      r"(?!\w|[.-]\d)", 0.5),
+    # National mobile formats that need no cue: France 06 / 07 in pairs, Germany 015x-017x,
+    # Spain 6xx / 7xx in 3-2-2-2 or 3-3-3.
+    ("fr_mobile", r"(?<![\w.+-])0[67](?:[ .]\d{2}){4}(?![\w.-]|[ .]\d)", 0.6),
+    ("de_mobile", r"(?<![\w.+-])01[5-7]\d{1,2}[ /-]?\d{6,8}(?![\w.-]|[ .]\d)", 0.6),
+    ("es_mobile", r"(?<![\w.+-])[67]\d{2}(?: \d{2} \d{2} \d{2}| \d{3} \d{3})(?![\w.-]|[ .]\d)",
+     0.6),
 ]
 _PHONE_CONTEXT = ["phone", "call", "mobile", "tel", "telephone", "cell", "reach", "contact",
-                  "whatsapp", "fax", "number", "dial", "text"]
+                  "whatsapp", "fax", "number", "dial", "text", "sms", "portable", "téléphone",
+                  "numéro", "telefon", "handy", "rufnummer", "nummer", "teléfono", "móvil",
+                  "número", "celular"]
 
 
 class _LuhnRecognizer(PatternRecognizer):

@@ -42,8 +42,9 @@ def rules(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Value shapes
 # --------------------------------------------------------------------------------------------
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LETTER = "a-zà-öø-ÿA-ZÀ-ÖØ-Þ"
+# Latin letters with Latin-1, Extended-A/B and Extended Additional (Ś, Ł, Ğ, Ư ...).
+_UPPER = "A-ZÀ-ÖØ-Þ\u0100-\u024F\u1E00-\u1EFF"
+_LETTER = "a-zà-öø-ÿA-ZÀ-ÖØ-Þ\u0100-\u024F\u1E00-\u1EFF"
 _PARTICLES = ("de la|de los|de las|de|du|del|della|van der|van den|van|von der|von|der|den|le|"
               "la|da|das|dos|do|di|y|e|bin|ibn|al|el|ten|ter|zu")
 #: One to five capitalised words, particles allowed between them (Ana de la Cruz, O'Neil,
@@ -62,17 +63,36 @@ _MONTHS = (
 #: The common ways to write a calendar date (ISO, day-month-year with / . -, day month year
 #: in English, French, German, Spanish, month day, year).
 DATE = (r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)"
-        r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?![\d.])"
-        rf"|\d{{1,2}}(?:st|nd|rd|th|er)?\.?(?:[ ]+de)?[ ]+(?i:{_MONTHS})\.?(?:[ ]+de)?,?[ ]+\d{{4}}"
+        r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?!\d|\.\d)"
+        rf"|\d{{1,2}}(?:st|nd|rd|th|er)?\.?(?:[ ]+(?:de|of))?[ ]+(?i:{_MONTHS})\.?(?:[ ]+de)?,?"
+        r"[ ]+\d{4}"
         rf"|(?i:{_MONTHS})\.?[ ]+\d{{1,2}}(?:st|nd|rd|th)?,?[ ]+\d{{4}})")
 _SHAPES = {
     "name": NAME,
     # An address value has a digit somewhere (a house number or a postcode).
-    "address": r"(?=[^\n\"']{0,150}\d)[^\n\"'<>{}\[\];&|]{5,150}?",
+    # A postal address: a digit and a word of letters, not a URL, an IP or a host:port.
+    "address": (r"(?![^\n\"']*://)(?!(?i:localhost))(?![\d.:\[\]a-fA-F]+(?:[\s\"',;&|]|$))"
+                r"(?=[^\n\"']{0,150}\d)(?=[^\n\"']{0,150}[^\W\d_]{2})"
+                r"[^\n\"'<>{}\[\];&|=]{5,150}?"),
+    "email": r"[^\s@\"'<>&,;]{1,64}@[^\s@\"'<>&,;]{1,255}\.[A-Za-z]{2,24}",
     "date": DATE,
     "phone": r"\+?[\d(][\d ().-]{5,20}\d",
     "ssn": r"\d{3}[- ]?\d{2}[- ]?\d{4}",
     "iban": r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}",
+}
+
+
+#: Where an unquoted field's value ends, per shape: a name at the end of the field (line,
+#: comma, two spaces); an address may run on past its commas; an e-mail, a date, a number at
+#: the next space or delimiter.
+_FIELD_END = {
+    "name": r"(?=[ \t]*(?:$|[\n,;&|)]|[ \t]{2}))",
+    "address": r"(?=[ \t]*(?:$|[\n;&|]))",
+    "email": r"(?=[\s,;&|)\]\"'}<>]|$)",
+    "date": r"(?=[\s,;&|)\]\"'}<>.]|$)",
+    "phone": r"(?=[\s,;&|)\]\"'}<>.]|$)",
+    "ssn": r"(?=[\s,;&|)\]\"'}<>.]|$)",
+    "iban": r"(?=[\s,;&|)\]\"'}<>.]|$)",
 }
 
 
@@ -94,8 +114,10 @@ def key_value_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:
         if entity not in enabled:
             continue
         shape = _SHAPES[group["shape"]]
+        # A parenthesis may stand between a form's key and its colon:
+        # "Name (as shown on your income tax return): ..."
         key = (rf"(?<![\w-])(?i:(?:(?:{prefixes})[_-]?)?(?:{_key_alternation(group['keys'])}))"
-               r"[\"']?")
+               r"[\"']?(?:[ \t]*\([^()\n]{1,60}\))?")
         patterns = [
             # "key": "value" / key='value' / key = "value": the value up to its closing quote.
             Pattern(f"{entity.lower()}_quoted",
@@ -104,8 +126,7 @@ def key_value_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:
             # (an address runs on past its commas).
             Pattern(f"{entity.lower()}_field",
                     rf"{key}[ \t]{{0,3}}(?::[ \t]{{0,3}}|=)\K(?!\")(?:{shape})"
-                    + (r"(?=[ \t]*(?:$|[\n;&|]))" if group["shape"] == "address"
-                       else r"(?=[ \t]*(?:$|[\n,;&|)]|[ \t]{2}))"), 0.8),
+                    + _FIELD_END.get(group["shape"], _FIELD_END["name"]), 0.8),
         ]
         out.append(GatedRecognizer(
             gates={p.name: _has_separator for p in patterns},
@@ -187,7 +208,9 @@ _BIRTH_CUES = (r"born|b\.|DOB|D\.O\.B\.?|date[ _-]of[ _-]birth|birth[ _-]?date|b
 def birth_date_recognizer() -> PatternRecognizer:
     pattern = Pattern(
         "birth_cue",
-        rf"(?<![\w])(?i:{_BIRTH_CUES})(?![\w])[^\d\n]{{0,30}}?\K{DATE}", 0.85)
+        # The date may follow on the next line (a form's next field, the answer to a question).
+        rf"(?<![\w])(?i:{_BIRTH_CUES})(?![\w])(?:[^\d\n]{{0,40}}?\n)?[^\d\n]{{0,30}}?\K{DATE}",
+        0.85)
     return PatternRecognizer(supported_entity=Entity.DATE_OF_BIRTH.value,
                              name="sidecar_birth_date", patterns=[pattern],
                              global_regex_flags=_FLAGS)
@@ -198,7 +221,7 @@ def ssn_cue_recognizer() -> PatternRecognizer:
     pattern = Pattern(
         "ssn_cue",
         r"(?<![\w])(?i:ssn|social[ _-]security(?:[ _-](?:number|no\.?|#))?|ss#|soc\.?[ ]?sec\.?)"
-        r"(?![\w])[^\d\n]{0,20}?\K(?<!\d)\d{3}[ -]?\d{2}[ -]?\d{4}(?![\d-])", 0.85)
+        r"(?![\w])[^\d\n]{0,60}?\K(?<!\d)\d{3}[ -]?\d{2}[ -]?\d{4}(?![\d-])", 0.85)
     return PatternRecognizer(supported_entity=Entity.US_SSN.value, name="sidecar_ssn_cue",
                              patterns=[pattern], global_regex_flags=_FLAGS)
 
@@ -213,7 +236,7 @@ _URL_END = r"[^\s\"'<>]*[^\s\"'<>.,;:!?)\]]"
 def personal_url_recognizer() -> PatternRecognizer:
     patterns = [
         Pattern("query",
-                rf"\bhttps?://[^\s\"'<>?]+\?(?:[^\s\"'<>]*&)?(?i:{_URL_KEYS})="
+                rf"\bhttps?://[^\s\"'<>?]+\?(?:[^\s\"'<>]*&)?(?:\w+[_-])?(?i:{_URL_KEYS})="
                 rf"[^&\s\"'<>]{{2,}}(?:{_URL_END})?", 0.8),
         # An e-mail address anywhere in the query string (?e=ana%40example.org, ?to=a@b.c).
         Pattern("query_email",
@@ -223,6 +246,10 @@ def personal_url_recognizer() -> PatternRecognizer:
                 r"\bhttps?://(?:[\w-]+\.)?(?:linkedin\.com/in|xing\.com/profile|facebook\.com"
                 r"|instagram\.com|twitter\.com|x\.com|tiktok\.com/@|medium\.com/@)"
                 rf"/?[\w.%-]{{2,}}{_URL_END}?", 0.8),
+        # An account page: github.com/<user>, nothing after it.
+        Pattern("account",
+                r"\bhttps?://(?:www\.)?(?:github|gitlab)\.com/[A-Za-z0-9][\w.-]{0,38}"
+                r"(?![\w/.-]*[\w/-])", 0.7),
     ]
     return GatedRecognizer(gates={p.name: _has_url for p in patterns},
                            supported_entity=Entity.PERSONAL_URL.value,
@@ -236,10 +263,21 @@ def _has_url(text: str) -> bool:
 
 _HEADER_CUES = (r"Author|Commit|Committer|Co-authored-by|Signed-off-by|Reviewed-by|Acked-by"
                 r"|Tested-by|Reported-by|Suggested-by|Helped-by|Cc")
-_GREETINGS = (r"Hi|Hello|Hey|Dear|Thanks|Thank you|Thx|Cheers|Best|Best regards|Kind regards"
-              r"|Regards|Warm regards|Sincerely|Yours|Bonjour|Salut|Merci|Cordialement|Bien à vous"
-              r"|Hallo|Liebe|Lieber|Danke|Grüße|Gruß|Viele Grüße|Beste Grüße|Hola|Gracias"
-              r"|Saludos|Un saludo|Estimado|Estimada|Querido|Querida")
+_GREETINGS = (r"Hi|Hello|Hey|Dear|Thanks|Thank you|Many thanks|Thx|Cheers|Best|Best wishes"
+              r"|Best regards|Kind regards|Regards|Warm regards|Warmly|All the best|Sincerely"
+              r"|Yours|Yours sincerely|Bonjour|Salut|Merci|Cordialement|Bien cordialement"
+              r"|Sincères salutations|Bien à vous|Hallo|Liebe|Lieber|Danke|Grüße|Gruß|Grüßen"
+              r"|Viele Grüße|Beste Grüße|Mit freundlichen Grüßen|Freundliche Grüße|Hola|Gracias"
+              r"|Saludos|Un saludo|Saludos cordiales|Atentamente|Un abrazo|Estimado|Estimada"
+              r"|Querido|Querida")
+_INTRODUCTIONS = (r"[Mm]y name is|[Ss]oy|[Jj]e suis|[Jj]e m'appelle|[Jj]e m\u2019appelle|[Ii]ch bin"
+                  r"|[Ii]ch heiße|[Mm]ein Name ist|[Mm]e llamo|[Mm]i nombre es|[Ll]e atiende"
+                  r"|[Ll]e habla|[Hh]ier spricht|[Aa]u nom de|[Mm]erci à|[Ii]m Namen von"
+                  r"|[Aa] nombre de|[Ee]n nombre de|[Tt]itular|[Ii]nhaber(?:in)?|[Tt]itulaire")
+#: Who speaks in a transcript: "Agent (Carmen):", "Agente Lorena:", "[10:02] Advisor Tom:".
+_SPEAKER_ROLES = (r"Agent|Agente|Advisor|Adviser|Rep|Representative|Operator|Support|Conseiller"
+                  r"|Conseillère|Berater|Beraterin|Mitarbeiter|Mitarbeiterin|Asesor|Asesora"
+                  r"|Operadora|Operador|Técnico|Técnica|Doctor|Dr\.|Nurse|Infirmière")
 
 
 def person_header_recognizer() -> PatternRecognizer:
@@ -247,10 +285,20 @@ def person_header_recognizer() -> PatternRecognizer:
     patterns = [
         Pattern("trailer",
                 rf"(?m:^[ \t]*(?:{_HEADER_CUES}):[ \t]+)\K{NAME}(?=[ \t]+<)", 0.85),
+        Pattern("speaker",
+                rf"(?m:^[ \t]*(?:\[[^\]\n]{{0,30}}\][ \t]*)?(?:{_SPEAKER_ROLES})[ \t]*\(?[ \t]*)\K"
+                rf"[{_UPPER}][{_LETTER}'\u2019-]+(?:[ ]+[{_UPPER}][{_LETTER}'\u2019-]+)?"
+                r"(?=[ \t]*\)?[ \t]*:)", 0.7),
+        # A dash sign-off on its own line: an em or en dash, or "--", then the name
+        Pattern("dash_signoff",
+                rf"(?m:^[ \t]*(?:\u2014|\u2013|--?)[ \t]*)\K[{_UPPER}][{_LETTER}'\u2019-]+"
+                rf"(?:[ ]+[{_UPPER}][{_LETTER}'\u2019-]+)?(?=[ \t]*$)", 0.6),
         Pattern("greeting",
-                rf"(?<![\w])(?i:{_GREETINGS})[ \t]*[,!]?(?:[ \t]*\n)?[ \t]*\K"
-                rf"[{_UPPER}][{_LETTER}'\u2019-]+(?:[ ]+[{_UPPER}][{_LETTER}'\u2019-]+){{0,2}}"
+                rf"(?<![\w])(?i:{_GREETINGS})[ \t]*[,!]?(?:[ \t]*\n)?[ \t]*\K{NAME}"
                 r"(?=[ \t]*(?:[,.!:;\n]|$|\s+-))", 0.6),
+        # Someone saying who they are, or naming whom a thing is for, in four languages.
+        Pattern("introduction",
+                rf"(?<![\w])(?:{_INTRODUCTIONS})[ \t]+\K{NAME}", 0.6),
     ]
     return PatternRecognizer(supported_entity=Entity.PERSON.value, name="sidecar_person_header",
                              patterns=patterns, global_regex_flags=_FLAGS)

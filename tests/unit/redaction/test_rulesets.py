@@ -91,6 +91,37 @@ POSITIVE = [
     # SSNs without dashes, next to a cue.
     pytest.param("SSN 123456789 on file", "123456789", id="ssn-undashed"),
     pytest.param("social security number: 123 45 6789", "123 45 6789", id="ssn-spaces"),
+    # European addresses with their postcode and town, on the same line or the next.
+    pytest.param("Lieferadresse:\nAm Sonnenhang 7/1, 70597 Stuttgart\n",
+                 "Am Sonnenhang 7/1, 70597 Stuttgart", id="address-de-preposition"),
+    pytest.param("Ihr Paket an Birkenweg 3, 01067 Dresden konnte nicht zugestellt werden.",
+                 "Birkenweg 3, 01067 Dresden", id="address-de-tail"),
+    pytest.param("Anschrift: Kastanienallee 9\n10435 Berlin\nTelefon: 030 1234567",
+                 "Kastanienallee 9\n10435 Berlin", id="address-de-next-line"),
+    pytest.param("Livraison au 8, rue des Capucines, 13001 Marseille (2e étage).",
+                 "8, rue des Capucines, 13001 Marseille", id="address-fr"),
+    pytest.param("Envíelo a Calle Mayor 14, 50001 Zaragoza, por favor.",
+                 "Calle Mayor 14, 50001 Zaragoza", id="address-es"),
+    pytest.param("Address: 77 Juniper Road, Apt 4\nSpringfield, IL 62704\n",
+                 "77 Juniper Road, Apt 4\nSpringfield, IL 62704", id="address-us-next-line"),
+    # National phone formats and cues in four languages.
+    pytest.param("Vous pouvez me joindre au 06 12 34 56 78.", "06 12 34 56 78", id="phone-fr"),
+    pytest.param("Rufen Sie mich bitte morgen unter 0711 2345 678 an.", "0711 2345 678",
+                 id="phone-de-cue"),
+    pytest.param("mi móvil es 612 34 56 78", "612 34 56 78", id="phone-es"),
+    # Names after introductions, speaker labels and dash sign-offs.
+    pytest.param("Hola, soy Ximena Barrientos y tengo un problema.", "Ximena Barrientos",
+                 id="intro-es"),
+    pytest.param("Bonjour, je m'appelle Anaïs Ferrand.", "Anaïs Ferrand", id="intro-fr"),
+    pytest.param("[09:12] Agent (Oskar): Wie kann ich helfen?", "Oskar", id="speaker"),
+    pytest.param("Bitte bis Freitag erledigen.\n— Wiebke", "Wiebke", id="dash-sign-off"),
+    pytest.param("Un saludo,\nÁlvaro Ruiz de Azúa", "Álvaro Ruiz de Azúa", id="sign-off-particles"),
+    pytest.param('{"patient": "Agnieszka Wiśniewska"}', "Agnieszka Wiśniewska",
+                 id="latin-extended-name"),
+    pytest.param("Name (as shown on your passport): Thaddeus Okonkwo-Reyes\n",
+                 "Thaddeus Okonkwo-Reyes", id="form-key-parenthesis"),
+    pytest.param("GET /api/profile?email=ruth.abiola@example.net HTTP/1.1",
+                 "ruth.abiola@example.net", id="email-query-field"),
     # The vendor secret set.
     pytest.param("STRIPE_KEY=sk_live_51HqLyjWDarjtT1zdp7dcAbCdEfGh",
                  "sk_live_51HqLyjWDarjtT1zdp7dcAbCdEfGh",
@@ -164,6 +195,19 @@ NEGATIVE = [
                  ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
                  id="hex-digest-assignment"),
     pytest.param("Hi team,\nThanks all!", ["team", "all"], id="greetings-without-names"),
+    pytest.param("2025-03-01T10:00:00 +0100 and 18/Feb/2025:08:44:02 +0000", ["+0100", "+0000"],
+                 id="time-zone-offsets"),
+    pytest.param('version = "0.14.2.1"\nVersión 6.1.0.44\nclient 3.7.1.0 build 11',
+                 ["0.14.2.1", "6.1.0.44", "3.7.1.0"], id="versions-after-version-words"),
+    pytest.param("server:\n  address: 0.0.0.0\nvault:\n  address: http://127.0.0.1:8200\n"
+                 "db: address=localhost port=5432", ["0.0.0.0", "127.0.0.1:8200", "localhost"],
+                 id="address-keys-of-hosts"),
+    pytest.param("Thanks for contacting Northwind Outfitters; Acme Robotics GmbH will reply.",
+                 ["Northwind Outfitters", "Acme Robotics GmbH"], id="company-names"),
+    pytest.param('log.info("fetching %s/api_token", base)', ["%s/api_token"],
+                 id="format-string-placeholder"),
+    pytest.param("Host   127.0.0.1\n    Port   9880", ["127.0.0.1", "9880"],
+                 id="host-port-not-address"),
 ]
 
 
@@ -214,6 +258,16 @@ def test_more_vendor_formats(patterns_analyzer: Analyzer, text: str, value: str)
 ])
 def test_looks_random(token: str, random: bool) -> None:
     assert looks_random(token) is random
+
+
+def test_english_model_names_in_german_text_need_two_words(ner_analyzer: Analyzer) -> None:
+    """German nouns the English model calls people are dropped; names the rules find stay."""
+    text = ("Kein Problem, ich schicke die Vollmacht morgen. Mein Vater Heinrich Rautenberg "
+            "unterschreibt sie.\nViele Grüße, Anke")
+    found = {text[s:e] for s, e, kind, _ in ner_analyzer.analyze([text], [False])[0]
+             if kind == "PERSON"}
+    assert "Kein Problem" not in found and "Vollmacht" not in found, found
+    assert covered(ner_analyzer, text, "Heinrich Rautenberg") and "Anke" in found, found
 
 
 def test_not_a_name_words_and_code_shapes() -> None:

@@ -28,6 +28,7 @@ The word lists and patterns are compiled once, when the engines are built.
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 
 import regex
 
@@ -112,8 +113,29 @@ class Refiner:
         return len(words) >= 2 and words[-1].casefold().strip(".") in self._company_words
 
     # -- propagation ----------------------------------------------------------------------
+    def _email_names(self, text: str, found: list[Finding]) -> set[str]:
+        """Capitalised words of the text that spell a part of an e-mail address found in it
+        (Sherine Davis next to davis.sherine@...): names, whoever else missed them."""
+        parts: set[str] = set()
+        for s, e, kind, _ in found:
+            if kind == "EMAIL_ADDRESS":
+                local = text[s:e].split("@", 1)[0].casefold()
+                parts.update(p for p in regex.split(r"[^a-z]+", _fold(local)) if len(p) >= 3)
+                parts.add(_fold(regex.sub(r"[^a-z]", "", local)))
+        if not parts:
+            return set()
+        names = set()
+        for w in _WORD.findall(text):
+            folded = _fold(w.casefold())
+            if (len(folded) >= 3 and w not in _COMMON and folded not in self._not_names
+                    and (folded in parts or any(len(folded) >= 4 and folded in p
+                                                for p in parts))):
+                names.add(w)
+        return names
+
     def _propagate(self, text: str, found: list[Finding]) -> list[Finding]:
         names = {text[s:e].strip() for s, e, kind, _ in found if kind == "PERSON"}
+        names |= self._email_names(text, found)
         if not names:
             return sorted(found)
         words = set(names)
@@ -206,6 +228,11 @@ def _plausible_in(value: str, stop: frozenset[str]) -> bool:
     words = _TOKEN.findall(value)
     capitalised = [w for w in words if w[:1].isupper()]
     return len(capitalised) >= 2 and not any(w.casefold() in stop for w in words)
+
+
+def _fold(word: str) -> str:
+    """Lower case without accents: Lafrenière -> lafreniere (as e-mail addresses write it)."""
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
 def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:

@@ -105,7 +105,8 @@ _EU_TAIL = (r"(?:(?:,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+"
 _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # 2328 Figueroa Skyway Apt. 290, Lake Amanda, NV 77080  /  48 Alex Stravenue
     ("us_number_first",
-     rf"\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_WORD}[ \t]+){{0,3}}"
+     rf"\b(?:(?:Flat|Apartment|Apt\.?|Unit|Suite|Studio)[ \t]+\d{{1,5}}[A-Za-z]?,?[ \t]+)?"
+     rf"\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_WORD}[ \t]+){{0,3}}"
      rf"{_SUFFIX}(?:\s+{_DIRECTION})?\b{_UNIT}?{_TAIL}", 0.7),
     # Studio 87 Dawson Drive / Flat 3, Smith Road
     ("uk_flat_first",
@@ -113,8 +114,11 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
      rf"{_SUFFIX}{_TAIL}", 0.7),
     # Paulo-Schleich-Straße 19, Rohlederplatz 8788, Hilmar-Schuster-Platz 1-2
     ("de",
-     r"\b[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*(?i:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer"
-     r"|chaussee|steig|pfad|markt|berg|hof|park)\s+\d{1,5}[ ]?[a-z]?(?:[ ]?[-/][ ]?\d{1,4})?\b"
+     # (the street word may stand alone after one or two words: Kemberger Straße 6a)
+     r"\b(?:[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*[ ]){0,2}(?:[A-ZÄÖÜ][\wäöüßÄÖÜ.'-]*|(?=[A-ZÄÖÜ]))"
+     r"(?i:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|stieg|pfad"
+     r"|markt|berg|hof|park|brücke|graben|deich|kamp|zeile|wall|bogen|garten|feld|anger|kai"
+     r"|promenade|höhe|grund|aue|tor)\s+\d{1,5}[ ]?[a-z]?(?:[ ]?[-/][ ]?\d{1,4})?\b"
      + _EU_TAIL, 0.7),
     # Am Lindenhof 4/2, An der Alster 12, Im Winkel 3a, Zur Mühle 7
     ("de_preposition",
@@ -131,9 +135,11 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
     ("es",
      r"(?<!\w)(?:Calle|C/|C\.|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda"
      r"|Travesía|Pasaje|Pasadizo|Callejón|Carretera|Glorieta|Urbanización|Alameda|Rambla"
-     r"|Cuesta|Via|Vía|Rua)\s+"
-     r"(?:(?:de la|de los|de las|del|de)\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*"
-     r"(?:\s+[A-ZÁÉÍÓÚÑ][\wáéíóúñü]*){0,3},?\s+\d{1,5}"
+     r"|Cuesta|Via|Vía|Rua|Rúa|Avinguda|Carrer|Travessera|Passeig|Praza|Estrada)\s+"
+     r"(?:(?:de la|de los|de las|del|de|da|do|das|dos|d')\s*)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü.]*"
+     r"(?:\s+(?:(?:de la|de los|de las|del|de|da|do|das|dos|d'|y|i)\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü.]*)"
+     r"{0,4},?\s+\d{1,5}"
+     r"(?:,?\s*\d{1,2}\.?\s?[ºª°](?:\s?[A-Z])?)?"
      r"(?:\s+(?:Piso|Puerta|Apt\.|Depto\.)\s*\d{1,4})?" + _EU_TAIL, 0.7),
 ]
 
@@ -163,7 +169,16 @@ _PHONE_PATTERNS = [
                      r"(?!\w|[.-]\d)", 0.5),
     # National mobile formats that need no cue: France 06 / 07 in pairs, Germany 015x-017x,
     # Spain 6xx / 7xx in 3-2-2-2 or 3-3-3.
-    ("fr_mobile", r"(?<![\w.+-])0[67](?:[ .]\d{2}){4}(?![\w.-]|[ .]\d)", 0.6),
+    # France: every number is 0X then four pairs.
+    ("fr_national", r"(?<![\w.+-])0[1-9](?:[ .]\d{2}){4}(?![\w.-]|[ .]\d)", 0.6),
+    # United Kingdom: 020 7946 0958, 0113 496 0273, 01632 960123, 07700 900123.
+    ("uk_national", r"(?<![\w.+-])0(?:\d{2} \d{4} \d{4}|\d{3} \d{3} \d{4}|\d{4} \d{6})"
+                    r"(?![\w.-]|[ .]\d)", 0.6),
+    # Germany, landlines with their area code: 089 8883417, 040 16951875, 0761/4589213.
+    ("de_landline", r"(?<![\w.+-])0[2-9]\d{1,3}[ /-]\d{5,8}(?![\w.-]|[ .]\d)", 0.5),
+    # Spain, landlines: 912 276 907, 934 12 34 56.
+    ("es_landline", r"(?<![\w.+-])[89]\d{2}(?: \d{3} \d{3}| \d{2} \d{2} \d{2})(?![\w.-]|[ .]\d)",
+     0.5),
     ("de_mobile", r"(?<![\w.+-])01[5-7]\d{1,2}[ /-]?\d{6,8}(?![\w.-]|[ .]\d)", 0.6),
     ("es_mobile", r"(?<![\w.+-])[67]\d{2}(?: \d{2} \d{2} \d{2}| \d{3} \d{3})(?![\w.-]|[ .]\d)",
      0.6),
@@ -391,7 +406,9 @@ _DIGIT_AFTER_SPACE = regex.compile(r"(?<=\s)\d")
 _SPACE = regex.compile(r"\s")
 _DE_SUFFIXES = tuple({s.casefold() for s in (
     "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "ring", "damm", "ufer",
-    "chaussee", "steig", "pfad", "markt", "berg", "hof", "park")})
+    "chaussee", "steig", "stieg", "pfad", "markt", "berg", "hof", "park", "brücke", "graben",
+    "deich", "kamp", "zeile", "wall", "bogen", "garten", "feld", "anger", "kai", "promenade",
+    "höhe", "grund", "aue", "tor")})
 _FR_WORDS = re.compile(r"rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route"
                        r"|cours|passage|square")
 

@@ -263,7 +263,8 @@ def _has_url(text: str) -> bool:
 
 _HEADER_CUES = (r"Author|Commit|Committer|Co-authored-by|Signed-off-by|Reviewed-by|Acked-by"
                 r"|Tested-by|Reported-by|Suggested-by|Helped-by|Cc")
-_GREETINGS = (r"Hi|Hello|Hey|Dear|Thanks|Thank you|Many thanks|Thx|Cheers|Best|Best wishes"
+_GREETINGS = (r"Welcome|Bienvenue|Willkommen|Bienvenido|Bienvenida|Hi|Hello|Hey|Dear|Thanks"
+              r"|Thank you|Many thanks|Thx|Cheers|Best|Best wishes"
               r"|Best regards|Kind regards|Regards|Warm regards|Warmly|All the best|Sincerely"
               r"|Yours|Yours sincerely|Bonjour|Salut|Merci|Cordialement|Bien cordialement"
               r"|Sincères salutations|Bien à vous|Hallo|Liebe|Lieber|Danke|Grüße|Gruß|Grüßen"
@@ -273,7 +274,10 @@ _GREETINGS = (r"Hi|Hello|Hey|Dear|Thanks|Thank you|Many thanks|Thx|Cheers|Best|B
 _INTRODUCTIONS = (r"[Mm]y name is|[Ss]oy|[Jj]e suis|[Jj]e m'appelle|[Jj]e m\u2019appelle|[Ii]ch bin"
                   r"|[Ii]ch heiße|[Mm]ein Name ist|[Mm]e llamo|[Mm]i nombre es|[Ll]e atiende"
                   r"|[Ll]e habla|[Hh]ier spricht|[Aa]u nom de|[Mm]erci à|[Ii]m Namen von"
-                  r"|[Aa] nombre de|[Ee]n nombre de|[Tt]itular|[Ii]nhaber(?:in)?|[Tt]itulaire")
+                  r"|[Aa] nombre de|[Ee]n nombre de|[Tt]itular|[Ii]nhaber(?:in)?|[Tt]itulaire"
+                  r"|you're through to|you are through to|[Ss]ie sprechen mit"
+                  r"|[Ss]ie sind verbunden mit"
+                  r"|vous êtes en ligne avec|vous parlez à|[Hh]abla con|[Ee]stá hablando con")
 #: Who speaks in a transcript: "Agent (Carmen):", "Agente Lorena:", "[10:02] Advisor Tom:".
 _SPEAKER_ROLES = (r"Agent|Agente|Advisor|Adviser|Rep|Representative|Operator|Support|Conseiller"
                   r"|Conseillère|Berater|Beraterin|Mitarbeiter|Mitarbeiterin|Asesor|Asesora"
@@ -293,6 +297,14 @@ def person_header_recognizer() -> PatternRecognizer:
         Pattern("dash_signoff",
                 rf"(?m:^[ \t]*(?:\u2014|\u2013|--?)[ \t]*)\K[{_UPPER}][{_LETTER}'\u2019-]+"
                 rf"(?:[ ]+[{_UPPER}][{_LETTER}'\u2019-]+)?(?=[ \t]*$)", 0.6),
+        # A display name before its address: Judit Vila <judit@example.org>
+        Pattern("display_name", rf"{NAME}(?=[ \t]*<[^<>\s@]+@[^<>\s]+>)", 0.7),
+        # "Name à votre écoute" (the French agent's greeting)
+        Pattern("a_votre_ecoute", rf"{NAME}(?=,?[ \t]+à votre écoute)", 0.6),
+        # A form's first line "Surname, Firstname" alone on its line, before a field.
+        Pattern("surname_first",
+                rf"(?m:^[ \t]*)[{_UPPER}][{_LETTER}'\u2019-]+,[ \t]+[{_UPPER}][{_LETTER}'\u2019-]+"
+                r"(?=[ \t]*\n[^\n]{1,40}:)", 0.6),
         Pattern("greeting",
                 rf"(?<![\w])(?i:{_GREETINGS})[ \t]*[,!]?(?:[ \t]*\n)?[ \t]*\K{NAME}"
                 r"(?=[ \t]*(?:[,.!:;\n]|$|\s+-))", 0.6),

@@ -222,7 +222,8 @@ def test_every_vendor_rule_has_a_positive_case() -> None:
     import regex
 
     texts = [p.values[0] for p in POSITIVE]
-    untested = {"slack_webhook", "twilio_api_key", "mailgun_key", "huggingface_token",
+    untested = {"slack_webhook", "twilio_api_key", "twilio_auth_token", "mailgun_key",
+                "huggingface_token",
                 "digitalocean_token", "shopify_token", "square_token", "databricks_token",
                 "azure_sas_signature", "gcp_private_key_id", "connection_string_password"}
     for rule in rules("secrets")["rules"]:
@@ -233,6 +234,9 @@ def test_every_vendor_rule_has_a_positive_case() -> None:
 @pytest.mark.parametrize(("text", "value"), [
     pytest.param("https://hooks.slack.com/services/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",
                  "aB3dE5fG7hJ9kL1mN3pQ5rS7", id="slack_webhook"),
+    pytest.param('client = Client("AC0123456789abcdef0123456789abcdef", '
+                 '"fedcba9876543210fedcba9876543210")', "fedcba9876543210fedcba9876543210",
+                 id="twilio_auth_token"),
     pytest.param("TWILIO_API_KEY=SK0123456789abcdef0123456789abcdef",
                  "SK0123456789abcdef0123456789abcdef", id="twilio_api_key"),
     pytest.param("hf_token hf_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z",

@@ -165,7 +165,8 @@ _PHONE_PATTERNS = [
                      r"|whatsapp|fax|dial|sms|portable|joindre|appele[rz]|numéro|téléphone"
                      r"|telefon|handy|rufnummer|nummer|erreichen|anrufen|rufen|teléfono|telefono"
                      r"|móvil|movil|llam[ae]r?|número|celular)\w{0,3}\W{1,3}(?:\w+\W{1,3}){0,5}))"
-                     r"(?:\(0\d{1,4}\)|0\d{1,4}|\d{3})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
+                     # (never the tail of a longer token: claude-3-haiku-20240307)
+                     r"(?<![\w.+-])(?:\(0\d{1,4}\)|0\d{1,4}|\d{3})[ /-]?\d{2,8}(?:[ -]\d{2,4}){0,3}"
                      r"(?!\w|[.-]\d)", 0.5),
     # National mobile formats that need no cue: France 06 / 07 in pairs, Germany 015x-017x,
     # Spain 6xx / 7xx in 3-2-2-2 or 3-3-3.

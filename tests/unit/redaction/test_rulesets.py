@@ -208,6 +208,9 @@ NEGATIVE = [
                  id="format-string-placeholder"),
     pytest.param("Host   127.0.0.1\n    Port   9880", ["127.0.0.1", "9880"],
                  id="host-port-not-address"),
+    pytest.param("Call the fallback if claude-3-5-haiku-20241022 or "
+                 "anthropic.claude-3-haiku-20240307-v1:0 times out.", ["20241022", "20240307"],
+                 id="dated-model-ids-near-a-phone-cue"),
 ]
 
 

@@ -353,6 +353,8 @@ class _PatternPass:
         self._not_plain = frozenset(position for position, r in enumerate(self._recs)
                                     if not r[3])
         self._plans: dict[tuple[str, ...], dict[int, tuple]] = {}
+        #: position -> whether the recognizer has gates (GatedRecognizer)
+        self._gated = [isinstance(r[0], GatedRecognizer) for r in self._recs]
         base = EntityRecognizer.enhance_using_context
         self.usable = enhancer_is_noop and all(
             type(rec).enhance_using_context is base for rec, *_ in self._recs)
@@ -373,6 +375,7 @@ class _PatternPass:
         results = []
         for position in picked:
             rec, thresholds, plain, indexed, ents = plan[position]
+            gated = self._gated
             if not rec.is_loaded:
                 rec.load()
                 rec.is_loaded = True
@@ -382,6 +385,11 @@ class _PatternPass:
                                 else rec.patterns)
                 else:
                     patterns = [p for i, p in indexed if i in possible]
+                    if patterns and gated[position]:
+                        # A gate is a necessary condition too: apply it where the scan could
+                        # not tell (a pattern whose only literal is in a lookahead).
+                        active = rec.active_patterns(text)
+                        patterns = [p for p in patterns if p in active]
                 if not patterns:
                     continue
                 found = self._patterns(rec, text, patterns)

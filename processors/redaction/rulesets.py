@@ -312,5 +312,13 @@ def person_header_recognizer() -> PatternRecognizer:
         Pattern("introduction",
                 rf"(?<![\w])(?:{_INTRODUCTIONS})[ \t]+\K{NAME}", 0.6),
     ]
-    return PatternRecognizer(supported_entity=Entity.PERSON.value, name="sidecar_person_header",
-                             patterns=patterns, global_regex_flags=_FLAGS)
+    gates = {
+        "display_name": lambda text: "@" in text and "<" in text,
+        "a_votre_ecoute": lambda text: "votre écoute" in text,
+        "trailer": lambda text: ":" in text and "<" in text,
+        "speaker": lambda text: ":" in text,
+        "surname_first": lambda text: "," in text and ":" in text,
+    }
+    return GatedRecognizer(gates=gates, supported_entity=Entity.PERSON.value,
+                           name="sidecar_person_header", patterns=patterns,
+                           global_regex_flags=_FLAGS)

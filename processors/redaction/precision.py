@@ -57,6 +57,8 @@ _VERSION_WORD = regex.compile(
     r"|aktualisiert|mise à jour|actualiz|firmware|kernel|driver|sdk|runtime|cluster)")
 _CODE_SHAPE = regex.compile(r"[_/\\=(){}\[\]<>@#$%^&*+|~`]|\.\w|^[a-z]+[A-Z]\w*$")
 _WORD = regex.compile(r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿA-ZÀ-ÖØ-Þ'\u2019-]{2,}")
+_SEPARATORS = regex.compile(r"[\s,/-]+")
+_NOT_LETTERS = regex.compile(r"[^a-z]+")
 #: Capitalised words that stand alone at a sentence start or in a title: never spread.
 _COMMON = frozenset((  # noqa: SIM905 - a word list reads better as one string
     "The This That These Those There Then When Where What Which Who Whom Whose Why How And "
@@ -104,7 +106,7 @@ class Refiner:
             return True
         # The capitalised words decide: "Celery con Redis" is two tools, "Ana de la Cruz" one
         # person; "Jenkins-Pipelines" is a tool's pipelines.
-        words = [w for w in regex.split(r"[\s,/-]+", value.strip(" .,'\"")) if w[:1].isupper()]
+        words = [w for w in _SEPARATORS.split(value.strip(" .,'\"")) if w[:1].isupper()]
         return bool(words) and all(w.casefold().strip(".'") in self._not_names for w in words)
 
     def _company(self, value: str) -> bool:
@@ -120,8 +122,9 @@ class Refiner:
         for s, e, kind, _ in found:
             if kind == "EMAIL_ADDRESS":
                 local = text[s:e].split("@", 1)[0].casefold()
-                parts.update(p for p in regex.split(r"[^a-z]+", _fold(local)) if len(p) >= 3)
-                parts.add(_fold(regex.sub(r"[^a-z]", "", local)))
+                folded = _fold(local)
+                parts.update(p for p in _NOT_LETTERS.split(folded) if len(p) >= 3)
+                parts.add(_NOT_LETTERS.sub("", folded))
         if not parts:
             return set()
         names = set()
@@ -246,7 +249,8 @@ def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:
         return False
     # A dotted number with a fifth part, or after a version word, or an image tag
     # (web:2.7.1.4), is a version.
-    if regex.match(r"\.\d", text[end:end + 2]) or (start and text[start - 1] in ".-"):
+    if (text[end:end + 1] == "." and text[end + 1:end + 2].isdigit()) or (
+            start and text[start - 1] in ".-"):
         return True
     if start >= 2 and text[start - 1] == ":" and text[start - 2].isalnum():
         return True

@@ -9,7 +9,10 @@ and log bodies. Phase two (`Record.apply`) writes the results back: leaves first
 values are re-serialized with the same structure, then the summary attributes.
 
 Nothing here analyzes text and nothing is logged; values over the size caps become failed
-leaves without being looked at.
+leaves without being looked at. A JSON member whose key names personal data and whose value
+has that data's shape (``"full_name": "Ana Souza"``, rules/personal_keys.yaml) is marked with
+its entity: the processor replaces it whole, since the key is not in the text the analyzer
+would see.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import orjson
 
 from processors.redaction.config import LogBodies, RedactionConfig
 from processors.redaction.operators import FAILED, Redacted
+from processors.redaction.rulesets import KeyedValues
 from sidecar import semconv
 
 #: Keys inside messages whose values are structure, not content.
@@ -60,6 +64,9 @@ class Leaf:
     dirty: list[bool] | None = None
     #: Decided without analysis (over the size cap).
     forced: Redacted | None = None
+    #: A JSON member under a personal-data key with the value shape of this entity: replaced
+    #: whole, without analysis (`rulesets.KeyedValues`).
+    entity: str | None = None
 
     def set(self, text: str) -> None:
         if self.slot is _ANY_VALUE:
@@ -157,6 +164,7 @@ class ContentWalker:
         self._scan_all = c.scan_all_attributes
         self._max_text = config.limits.max_text_chars
         self._max_value = config.limits.max_value_chars
+        self._keyed = KeyedValues(frozenset(config.enabled_entities()))
 
     # -- entry points ---------------------------------------------------------------------
     def collect_traces(self, request: Any) -> list[Record]:
@@ -281,7 +289,8 @@ class ContentWalker:
                     head = v[:1]
                     if (head and not head.isspace() and head != "{" and head != "["
                             and len(v) <= max_text):
-                        leaves.append(Leaf(v, patterns_only, node, k, dirty))
+                        entity = self._keyed(k, v) if type(k) is str else None
+                        leaves.append(Leaf(v, patterns_only, node, k, dirty, entity=entity))
                     else:
                         self._string(rec, v, node, k, dirty, patterns_only, depth)
                 elif kind is dict or kind is list:

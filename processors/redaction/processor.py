@@ -141,6 +141,10 @@ class RedactionProcessor(Processor):
             for rec in walk:
                 records.append(rec)
                 for leaf in rec.leaves:
+                    if leaf.entity is not None and leaf.forced is None:
+                        leaf.forced = self._operators.apply(
+                            leaf.text, [(0, len(leaf.text), leaf.entity, 1.0)])
+                        continue
                     if leaf.forced is not None:
                         forced += 1
                         continue

@@ -135,6 +135,42 @@ def key_value_recognizers(enabled: frozenset[str]) -> list[PatternRecognizer]:
     return out
 
 
+class KeyedValues:
+    """Which entity a JSON member is, from its key and the shape of its value.
+
+    The same rules as `key_value_recognizers`, for JSON that the content walker has already
+    parsed into (key, value) pairs, where the key is no longer in the text analyzed:
+    ``{"full_name": "Ana Souza"}`` -> PERSON, ``{"name": "checkout-service"}`` -> None.
+    Memoized per key; the shape is matched per value.
+    """
+
+    def __init__(self, enabled: frozenset[str]) -> None:
+        spec = rules("personal_keys")
+        prefixes = "|".join(regex.escape(p) for p in sorted(set(spec["prefixes"]), key=len,
+                                                             reverse=True))
+        self._groups = []
+        for entity, group in spec["groups"].items():
+            if entity in enabled:
+                key = regex.compile(
+                    rf"(?i:(?:(?:{prefixes})[_-]?)?(?:{_key_alternation(group['keys'])}))")
+                self._groups.append((entity, key, regex.compile(_SHAPES[group["shape"]],
+                                                                _FLAGS)))
+        self._memo: dict[str, tuple[tuple[str, Any], ...]] = {}
+
+    def __call__(self, key: str, value: str) -> str | None:
+        groups = self._memo.get(key)
+        if groups is None:
+            groups = tuple((entity, shape) for entity, rx, shape in self._groups
+                           if rx.fullmatch(key.strip()))
+            if len(self._memo) < 8192:
+                self._memo[key] = groups
+        value = value.strip()
+        for entity, shape in groups:
+            if shape.fullmatch(value):
+                return entity
+        return None
+
+
 def _has_separator(text: str) -> bool:
     return ":" in text or "=" in text
 

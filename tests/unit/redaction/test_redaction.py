@@ -457,3 +457,19 @@ def test_untouched_json_stays_byte_identical_and_changed_json_is_compact(pattern
     assert out["gen_ai.input.messages"] == clean
     assert out["gen_ai.output.messages"] == (
         '[{"role":"user","content":"Thérèse: <EMAIL_ADDRESS>"}]')
+
+
+def test_json_member_under_a_personal_key_is_replaced_whole(patterns_analyzer):
+    """In parsed JSON the key is not in the analyzed text: the walker's key rules decide."""
+    tool = json.dumps({"full_name": "Oyelaran Adebayo", "holder": "Siobhán Ní Bhriain",
+                       "dob": "1984-03-07", "service_name": "Checkout", "name": "checkout-api"})
+    msgs = json.dumps([{"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
+                                                   "response": tool}]}])
+    out = attrs_of(run(make(patterns_analyzer), Signal.TRACES,
+                       span_request(**{"gen_ai.input.messages": msgs})))
+    inner = json.loads(json.loads(out["gen_ai.input.messages"])[0]["parts"][0]["response"])
+    assert inner == {"full_name": "<PERSON>", "holder": "<PERSON>", "dob": "<DATE_OF_BIRTH>",
+                     "service_name": "Checkout", "name": "checkout-api"}
+    assert out[semconv.REDACTION_STATUS] == "redacted"
+    assert out[semconv.REDACTION_COUNT] == 3
+    assert out[semconv.REDACTION_TYPES] == ["DATE_OF_BIRTH", "PERSON"]

@@ -210,7 +210,15 @@ GENAI_CONTENT_KEYS = frozenset({
     "langfuse.observation.input", "langfuse.observation.output", "gen_ai.tool.call.arguments",
     "gen_ai.tool.call.result", "llm.prompt_template.template",
     "llm.prompt_template.variables", "embedding.text",
+    # Google ADK, MLflow, Laminar, Haystack.
+    "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response",
+    "gcp.vertex.agent.tool_call_args", "gcp.vertex.agent.tool_response",
+    "mlflow.spanInputs", "mlflow.spanOutputs", "lmnr.span.input", "lmnr.span.output",
+    "haystack.component.input", "haystack.component.output",
 })
+#: The span event OTel records an exception with; on a span with content its message and
+#: stack trace are content too (they quote the prompt, the tool's input, the user's data).
+EVENT_EXCEPTION = "exception"
 #: Prefixes of indexed content keys (``gen_ai.prompt.0.content``, ``llm.input_messages.1...``).
 GENAI_CONTENT_KEY_PREFIXES = (
     "gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.",

@@ -134,6 +134,18 @@ def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str |
         kv.value.string_value = key_id
 
 
+class _Field:
+    """A protobuf message's string field as a `Leaf` holder: ``holder[name] = text``."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, message: Any) -> None:
+        self._message = message
+
+    def __setitem__(self, name: str, text: str) -> None:
+        setattr(self._message, name, text)
+
+
 class KeyMatcher:
     """Is an attribute key a content key? Exact keys plus precompiled patterns, memoized."""
 
@@ -181,9 +193,16 @@ class ContentWalker:
                     attrs = span.attributes
                     rec = Record(attrs)
                     self._attributes(rec, attrs, content_event=False, own=True)
+                    genai = bool(rec.leaves)
                     for event in span.events:
-                        self._attributes(rec, event.attributes,
-                                         content_event=event.name in self._event_names)
+                        self._attributes(rec, event.attributes, content_event=(
+                            event.name in self._event_names
+                            or (genai and event.name == semconv.EVENT_EXCEPTION)))
+                    if genai and span.status.message:
+                        # The status message of a span with content (an LLM call's error
+                        # often quotes its input).
+                        self._string(rec, span.status.message, _Field(span.status),
+                                     "message", [False], patterns_only=False, depth=0)
                     if rec.leaves:
                         yield rec
 

@@ -473,3 +473,40 @@ def test_json_member_under_a_personal_key_is_replaced_whole(patterns_analyzer):
     assert out[semconv.REDACTION_STATUS] == "redacted"
     assert out[semconv.REDACTION_COUNT] == 3
     assert out[semconv.REDACTION_TYPES] == ["DATE_OF_BIRTH", "PERSON"]
+
+
+def test_exception_event_and_status_message_of_an_llm_span_are_content(patterns_analyzer):
+    """An LLM call's error quotes its input: the exception event and the status message of a
+    span with content are redacted; those of a span without content are left alone."""
+    def span(content: bool) -> dict:
+        attrs = [{"key": "gen_ai.prompt", "value": {"stringValue": "hello"}}] if content else []
+        return {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+                "name": "chat", "attributes": attrs,
+                "status": {"code": 2, "message": "invalid input for jane.roe@example.com"},
+                "events": [{"name": "exception", "attributes": [
+                    {"key": "exception.message",
+                     "value": {"stringValue": "BadRequest: jane.roe@example.com"}},
+                    {"key": "exception.stacktrace",
+                     "value": {"stringValue": "File app.py, in ask('jane.roe@example.com')"}}]}]}
+
+    request = otlpjson.from_dict(Signal.TRACES, {"resourceSpans": [{"scopeSpans": [{"spans": [
+        span(True), span(False)]}]}]})
+    out = run(make(patterns_analyzer), Signal.TRACES, request)
+    llm, plain = out.resource_spans[0].scope_spans[0].spans
+    assert llm.status.message == "invalid input for <EMAIL_ADDRESS>"
+    assert [kv.value.string_value for kv in llm.events[0].attributes] == [
+        "BadRequest: <EMAIL_ADDRESS>", "File app.py, in ask('<EMAIL_ADDRESS>')"]
+    assert plain.status.message == "invalid input for jane.roe@example.com"
+    assert "jane.roe@example.com" in plain.events[0].attributes[0].value.string_value
+
+
+@pytest.mark.parametrize("key", [
+    "gcp.vertex.agent.llm_request", "mlflow.spanInputs", "lmnr.span.output",
+    "haystack.component.input"])
+def test_other_instrumentations_content_keys(patterns_analyzer, key):
+    out = redact_one_key(make(patterns_analyzer), key, TEXT)
+    assert out[key] == "Write to <EMAIL_ADDRESS> today"
+
+
+def redact_one_key(processor, key: str, text: str) -> dict:
+    return attrs_of(run(processor, Signal.TRACES, span_request(**{key: text})))

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from processors.cost.cli import add_price
-from processors.redaction.cli import add_redact
+from processors.redaction.cli import add_keygen, add_redact
 from sidecar.app import Sidecar, version
 from sidecar.config import ConfigError, load_config
 from sidecar.telemetry import configure_logging
@@ -125,6 +125,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_check_config,
     add_price,
     add_redact,
+    add_keygen,
 ]
 
 

@@ -67,7 +67,7 @@ REDACTION_STATUS = "redaction.pii.status"
 REDACTION_FAILED_TEXT = "[REDACTION_FAILED]"
 #: What a value becomes under the ``drop`` operator.
 REDACTION_DROPPED_TEXT = "[REDACTED]"
-#: Id of the pseudonym key, on spans / log records carrying ``<TYPE:hex8>`` pseudonyms.
+#: The operator's label of the pseudonym key, on spans / log records carrying pseudonyms.
 REDACTION_KEY_ID = "redaction.pii.key_id"
 #: Attributes of content events / log records that are never content (metadata kept as is).
 REDACTION_METADATA_KEYS = frozenset({

@@ -66,6 +66,20 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Print a new pseudonym key (for ``pseudonym.key_env`` / ``key_file``)."""
+    from processors.redaction.operators import keygen
+
+    print(keygen())
+    return 0
+
+
+def add_keygen(sub: argparse._SubParsersAction) -> None:
+    """Register the ``keygen`` subcommand (listed in sidecar.cli.SUBCOMMANDS)."""
+    p = sub.add_parser("keygen", help="print a new random pseudonym key (64 hex digits)")
+    p.set_defaults(func=cmd_keygen)
+
+
 def add_redact(sub: argparse._SubParsersAction) -> None:
     """Register the ``redact`` subcommand (listed in sidecar.cli.SUBCOMMANDS)."""
     p = sub.add_parser("redact", help="redact a text with the configured Presidio engines")

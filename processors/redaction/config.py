@@ -102,7 +102,7 @@ class OperatorType(enum.StrEnum):
     MASK = "mask"
     #: Removed (empty string).
     REDACT = "redact"
-    #: ``<TYPE:hex8>``: HMAC-SHA256 of the value under the pseudonym key, truncated. Stable
+    #: ``<TYPE:hex16>``: HMAC-SHA256 of the value under the pseudonym key, truncated. Stable
     #: across calls and processes with the same key, not reversible without it.
     PSEUDONYM = "pseudonym"
     #: The whole value (message, string leaf or attribute) becomes ``[REDACTED]``.
@@ -227,8 +227,8 @@ class PseudonymConfig(StrictModel):
 
     key_env: str | None = None
     key_file: Path | None = None
-    #: Recorded on each span using pseudonyms (``redaction.pii.key_id``) so a rotation is
-    #: visible; default: the first 8 hex digits of sha256(key).
+    #: A label recorded on each span using pseudonyms (``redaction.pii.key_id``) so a rotation
+    #: is visible; default none (nothing derived from the key is published).
     key_id: str | None = None
 
 

@@ -33,6 +33,11 @@ class Redacted:
 
 
 FAILED = Redacted(semconv.REDACTION_FAILED_TEXT, 0, frozenset(), failed=True)
+#: Shortest pseudonym key accepted: 256 bits, so that no dictionary recovers it.
+MIN_KEY_BYTES = 32
+#: Hex digits of a pseudonym: 64 bits, so that distinct values do not collide (an 8-digit
+#: token collides from about 77,000 values and merges people in analytics).
+PSEUDONYM_HEX = 16
 
 
 def load_key(config: RedactionConfig,
@@ -60,9 +65,12 @@ def load_key(config: RedactionConfig,
             raise KeyError_(f"processors.redaction.pseudonym.key_file: {p.key_file} is empty")
     else:
         return None
-    if len(key) < 16:
-        raise KeyError_("processors.redaction.pseudonym: the key must be at least 16 bytes")
-    return key, p.key_id or hashlib.sha256(key).hexdigest()[:8]
+    if len(key) < MIN_KEY_BYTES:
+        raise KeyError_(f"processors.redaction.pseudonym: the key must be at least "
+                        f"{MIN_KEY_BYTES} bytes of random data (it is {len(key)}); make one "
+                        "with `genai-sidecar keygen`")
+    # Nothing derived from the key is published: the id is the operator's label, or none.
+    return key, p.key_id
 
 
 class Operators:
@@ -80,10 +88,11 @@ class Operators:
         return op
 
     def pseudonym(self, entity: str, value: str) -> str:
-        """``<TYPE:hex8>``: HMAC-SHA256(key, TYPE NUL value), first 8 hex digits."""
+        """``<TYPE:hex16>``: HMAC-SHA256(key, TYPE NUL value), first 16 hex digits."""
         assert self._key is not None
         mac = hmac.new(self._key, f"{entity}\x00{value.strip()}".encode(), hashlib.sha256)
-        return f"<{entity}:{mac.hexdigest()[:8]}>"
+        return f"<{entity}:{mac.hexdigest()[:PSEUDONYM_HEX]}>"
+
 
     def apply(self, text: str, findings: list[Finding]) -> Redacted:
         """Replace every finding (overlaps merged: the higher score names the span)."""
@@ -128,3 +137,10 @@ def merge(findings: list[Finding]) -> list[Finding]:
         else:
             out.append(f)
     return out
+
+
+def keygen() -> str:
+    """A new pseudonym key: 32 random bytes as 64 hex digits (read as the key's bytes)."""
+    import secrets
+
+    return secrets.token_hex(MIN_KEY_BYTES)

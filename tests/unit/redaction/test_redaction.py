@@ -66,19 +66,39 @@ def test_operators(patterns_analyzer, operator, expected):
     assert out[semconv.REDACTION_STATUS] == "redacted"
 
 
-def test_pseudonym_is_keyed_stable_and_records_the_key_id(patterns_analyzer, monkeypatch):
-    """Same key -> same token across processors; another key -> another token."""
+def test_pseudonym_is_keyed_stable_and_publishes_nothing_of_the_key(patterns_analyzer,
+                                                                    monkeypatch):
+    """Same key -> same 64-bit token across processors; another key -> another token; no key
+    id unless the operator names one (nothing derived from the key is published)."""
     monkeypatch.setenv("RED_KEY", KEY)
     settings = {"default_operator": "pseudonym", "pseudonym": {"key_env": "RED_KEY"}}
     a = redact_one(make(patterns_analyzer, **settings), TEXT)
     b = redact_one(make(patterns_analyzer, **settings), "Again: jane.roe@example.com")
-    token = re.search(r"<EMAIL_ADDRESS:[0-9a-f]{8}>", a["gen_ai.prompt"]).group(0)
+    token = re.fullmatch(r"Write to (<EMAIL_ADDRESS:[0-9a-f]{16}>) today",
+                         a["gen_ai.prompt"]).group(1)
     assert token in b["gen_ai.prompt"]
-    assert a[semconv.REDACTION_KEY_ID] == b[semconv.REDACTION_KEY_ID]
+    assert semconv.REDACTION_KEY_ID not in a
     monkeypatch.setenv("RED_KEY", "z" * 32)
     c = redact_one(make(patterns_analyzer, **settings), TEXT)
     assert token not in c["gen_ai.prompt"]
-    assert c[semconv.REDACTION_KEY_ID] != a[semconv.REDACTION_KEY_ID]
+
+
+def test_short_pseudonym_key_stops_start_up(patterns_analyzer, monkeypatch):
+    monkeypatch.setenv("RED_KEY", "k" * 31)
+    with pytest.raises(KeyError_, match=r"at least 32 bytes.*genai-sidecar keygen"):
+        make(patterns_analyzer, default_operator="pseudonym", pseudonym={"key_env": "RED_KEY"})
+
+
+def test_keygen_prints_a_usable_key(patterns_analyzer, capsys, monkeypatch):
+    assert cli_main(["keygen"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert cli_main(["keygen"]) == 0
+    assert capsys.readouterr().out.strip() != key
+    monkeypatch.setenv("RED_KEY", key)
+    out = redact_one(make(patterns_analyzer, default_operator="pseudonym",
+                          pseudonym={"key_env": "RED_KEY"}), TEXT)
+    assert re.fullmatch(r"Write to <EMAIL_ADDRESS:[0-9a-f]{16}> today", out["gen_ai.prompt"])
 
 
 def test_pseudonym_key_from_file(patterns_analyzer, tmp_path):

@@ -460,6 +460,7 @@ def test_default_is_a_deployment_with_a_pdb_and_no_optional_objects(render: Rend
         "ConfigMap",
         "ConfigMap",
         "Deployment",
+        "NetworkPolicy",
         "PodDisruptionBudget",
         "Service",
         "ServiceAccount",
@@ -549,6 +550,22 @@ def test_service_monitor_scrapes_named_service_ports(render: Render) -> None:
     assert container_ports["prom-exporter"] == _port(col["exporters"]["prometheus"]["endpoint"])
     reader = col["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
     assert container_ports["metrics"] == reader["prometheus"]["port"]
+
+
+def test_network_policy_is_on_by_default_and_keeps_the_sidecar_ports_closed(
+        render: Render) -> None:
+    """Closed by default: the default render ships the policy, and neither the sidecar's OTLP
+    port nor the collector's return port is admitted."""
+    rendered = render()
+    policy = rendered.one("NetworkPolicy")
+    admitted = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["networkPolicy"]["enabled"] is True
+    assert values["sidecar"]["ports"]["otlp"] not in admitted
+    assert values["sidecar"]["returnPort"] not in admitted
+    assert {4317, 4318} <= admitted
+    assert policy["spec"]["podSelector"]["matchLabels"] == (
+        rendered.workload()["spec"]["selector"]["matchLabels"])
 
 
 def test_network_policy_admits_only_the_public_ports(render: Render) -> None:

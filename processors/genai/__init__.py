@@ -18,17 +18,22 @@ pipeline processor and has no config). The API:
   ``is_model_call`` (one call, not a duplicate: count / price it) and ``has_usage``.
 * ``normalize_provider(str) -> str`` — provider spellings to OTel ``gen_ai.provider.name``.
 * ``string_list(AnyValue) -> list[str]`` — a string or array of strings (JSON arrays too).
+* ``bounded(str) -> str`` — a string as derived data may carry it (capped, control characters
+  escaped); the view's identifiers already are.
 """
 
 from processors.genai.view import (
+    MAX_DERIVED_CHARS,
     MAX_TOKENS,
     MODEL_CALL_OPERATIONS,
+    TRUNCATED_MARK,
     Convention,
     Entry,
     LLMCall,
     Operation,
     TokenFlag,
     batch_view,
+    bounded,
     invalidate,
     normalize_provider,
     string_list,
@@ -36,14 +41,17 @@ from processors.genai.view import (
 )
 
 __all__ = [
+    "MAX_DERIVED_CHARS",
     "MAX_TOKENS",
     "MODEL_CALL_OPERATIONS",
+    "TRUNCATED_MARK",
     "Convention",
     "Entry",
     "LLMCall",
     "Operation",
     "TokenFlag",
     "batch_view",
+    "bounded",
     "invalidate",
     "normalize_provider",
     "string_list",

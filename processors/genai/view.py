@@ -224,6 +224,27 @@ _ERROR_CLASS = re.compile(r"^<class '([^']+)'>$")
 _MODEL_IN_JSON = re.compile(r'"model"\s*:\s*"([^"\\]{1,256})"')
 
 
+#: Longest identifier copied from a span into derived data (metric attributes, log fields): a
+#: longer model name, provider or error type is junk or an attack (30 spans with 1 MB model
+#: names once took the sidecar to 3.9 GB), so it is cut with a marker.
+MAX_DERIVED_CHARS = 256
+TRUNCATED_MARK = "...[truncated]"
+_CONTROL_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
+
+
+def bounded(value: str) -> str:
+    """``value`` as derived data may carry it: at most `MAX_DERIVED_CHARS` characters (then
+    `TRUNCATED_MARK`), control characters escaped as ``\\xNN``."""
+    cut = len(value) > MAX_DERIVED_CHARS
+    if cut:
+        value = value[:MAX_DERIVED_CHARS]
+    if not value.isprintable():
+        value = value.translate(_CONTROL_ESCAPES)
+        if len(value) > MAX_DERIVED_CHARS:
+            value, cut = value[:MAX_DERIVED_CHARS], True
+    return value + TRUNCATED_MARK if cut else value
+
+
 def normalize_provider(value: str | None) -> str | None:
     """Map the provider spellings of every convention to the OTel ``gen_ai.provider.name``.
 
@@ -550,8 +571,11 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     if tf is None:
         tf = _FLAG_CACHE[flags] = TokenFlag(flags)
     return LLMCall(
-        convention, provider, operation, request_model or None, response_model or None,
-        inp, out, cr, cw, rs, tf, tier, error_type, False,
+        convention, provider and bounded(provider), operation,
+        bounded(request_model) if request_model else None,
+        bounded(response_model) if response_model else None,
+        inp, out, cr, cw, rs, tf, tier and bounded(tier), error_type and bounded(error_type),
+        False,
         sc.COST_AMOUNT if "our_cost" in found else None, foreign, streaming, ttfc,
         tuple(content_keys), content_events,
     )

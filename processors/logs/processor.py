@@ -158,6 +158,10 @@ class InferenceLogsProcessor(Processor):
         for key in _COPIED:
             value = found.get(key)
             if value is not None:
+                if value.WhichOneof("value") == "string_value":
+                    text = value.string_value
+                    if len(text) > genai.MAX_DERIVED_CHARS or not text.isprintable():
+                        value = common_pb2.AnyValue(string_value=genai.bounded(text))
                 attrs.append(common_pb2.KeyValue(key=key, value=value))
         duration = None
         if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
@@ -177,7 +181,8 @@ class InferenceLogsProcessor(Processor):
             value = next((found[k] for k in keys if k in found), None)
             if value is not None and value.WhichOneof("value") in (
                     "string_value", "int_value"):
-                add(_kv(out_key, string_value=str(getattr(value, value.WhichOneof("value")))))
+                add(_kv(out_key, string_value=genai.bounded(
+                    str(getattr(value, value.WhichOneof("value"))))))
         if self.config.previews:
             status = found.get(sc.REDACTION_STATUS)
             if status is not None and status.string_value in _PREVIEWABLE:

@@ -128,7 +128,7 @@ class _Dimension:
                     break
         if raw is None or raw == "":
             return self.cfg.missing_value
-        text = str(raw)[: self.cfg.max_length]
+        text = genai.bounded(str(raw)[: self.cfg.max_length])
         if text in self.seen:
             return text
         if len(self.seen) < self.cfg.limit:
@@ -317,7 +317,8 @@ class MetricsProcessor(Processor):
         span_attrs = {k: _scalar(v) for k, v in raw.items()}
         resource_attrs = {k: _scalar(v) for k, v in resource_raw.items()}
         service = resource_attrs.get(sc.SERVICE_NAME)
-        base: dict[str, Any] = {sc.SERVICE_NAME: str(service) if service else _UNKNOWN_SERVICE,
+        base: dict[str, Any] = {sc.SERVICE_NAME: genai.bounded(str(service)) if service
+                                else _UNKNOWN_SERVICE,
                                 sc.GENAI_OPERATION_NAME: str(call.operation)}
         if call.provider:
             base[sc.GENAI_PROVIDER_NAME] = call.provider

@@ -134,6 +134,30 @@ def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str |
         kv.value.string_value = key_id
 
 
+class _Key:
+    """A key of a parsed JSON object as a `Leaf` holder: setting it renames the key in place,
+    keeping the members' order (``holder[old] = new``)."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: dict) -> None:
+        self._node = node
+
+    def __setitem__(self, old: str, new: str) -> None:
+        node = self._node
+        if new in node and new != old:
+            new = f"{new}#{len(node)}"  # two keys redacted alike stay two members
+        items = [(new if k == old else k, v) for k, v in node.items()]
+        node.clear()
+        node.update(items)
+
+
+def _key_may_hold_data(key: str) -> bool:
+    """A JSON key worth scanning: one with an @, a digit or a space (an e-mail, a phone
+    number or a name used as a key); plain identifiers like "role" or "total" are not."""
+    return any(c == "@" or c.isdigit() or c == " " for c in key)
+
+
 class _Field:
     """A protobuf message's string field as a `Leaf` holder: ``holder[name] = text``."""
 
@@ -301,6 +325,9 @@ class ContentWalker:
         while stack:
             node = holders[-1]
             for k, v in stack[-1]:
+                if type(k) is str and len(k) > 2 and _key_may_hold_data(k):
+                    # Keys are content too ({"ana@example.org": 120.5}): patterns only.
+                    leaves.append(Leaf(k, True, _Key(node), k, dirty))
                 kind = type(v)
                 if kind is str:
                     if k in _STRUCTURAL_KEYS:  # (never a list index)

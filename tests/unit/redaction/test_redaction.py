@@ -530,3 +530,18 @@ def test_other_instrumentations_content_keys(patterns_analyzer, key):
 
 def redact_one_key(processor, key: str, text: str) -> dict:
     return attrs_of(run(processor, Signal.TRACES, span_request(**{key: text})))
+
+
+def test_json_keys_that_hold_personal_data_are_redacted(patterns_analyzer):
+    """A tool that keys its result by e-mail address: the key is replaced, order and values
+    kept; plain identifier keys are never analyzed."""
+    counting = CountingAnalyzer(patterns_analyzer)
+    tool = json.dumps({"ana.souza@example.org": 120.5, "total": 3, "+49 30 1234567": "ok"})
+    msgs = json.dumps([{"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
+                                                   "response": tool}]}])
+    out = attrs_of(run(make(counting), Signal.TRACES,
+                       span_request(**{"gen_ai.input.messages": msgs})))
+    inner = json.loads(json.loads(out["gen_ai.input.messages"])[0]["parts"][0]["response"])
+    assert list(inner.items()) == [("<EMAIL_ADDRESS>", 120.5), ("total", 3),
+                                   ("<PHONE_NUMBER>", "ok")]
+    assert "total" not in counting.seen and "role" not in counting.seen

@@ -327,3 +327,27 @@ def test_every_url_the_stack_prints_answers_with_content(stack: Stack,
             assert {r.service for r in sent.values()} <= services, services
         if "/metrics" in url:
             assert semconv.OWN_RECEIVED_ITEMS.encode() in body
+
+
+def test_credential_headers_never_reach_the_backend(stack: Stack) -> None:
+    """The collector's transform/credentials drops credential-bearing header attributes
+    before anything else sees the span (collector-config/stack.yaml); the rest stays."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "e2e-credentials"}))
+    provider.add_span_processor(SimpleSpanProcessor(
+        OTLPSpanExporter(endpoint=f"http://{stack.otlp}", insecure=True)))
+    with provider.get_tracer("e2e").start_as_current_span("POST /v1/chat") as span:
+        span.set_attribute("http.request.method", "POST")
+        span.set_attribute("http.request.header.authorization", ["Bearer e2e-secret-token-1"])
+        span.set_attribute("http.request.header.cookie", ["session=e2e-secret-cookie-2"])
+        span.set_attribute("http.request.header.x-api-key", ["e2e-secret-key-3"])
+        trace_id = f"{span.get_span_context().trace_id:032x}"
+    provider.shutdown()
+    raw, spans = poll(lambda: _from_jaeger(stack, trace_id), f"trace {trace_id} in Jaeger")
+    assert spans[0]["http.request.method"] == "POST", spans[0]
+    assert not [k for k in spans[0] if k.startswith("http.request.header.")], spans[0]
+    assert "e2e-secret" not in raw

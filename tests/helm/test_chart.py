@@ -552,6 +552,18 @@ def test_service_monitor_scrapes_named_service_ports(render: Render) -> None:
     assert container_ports["metrics"] == reader["prometheus"]["port"]
 
 
+def test_collector_drops_credential_headers_as_the_local_configs_do(render: Render) -> None:
+    """The chart's transform/credentials is collector-config/stack.yaml's, and the traces and
+    logs pipelines run it right after the memory limiter (metrics carry no headers)."""
+    col = render().collector_config()
+    stack = yaml.safe_load((ROOT / "collector-config/stack.yaml").read_text())
+    assert col["processors"]["transform/credentials"] == (
+        stack["processors"]["transform/credentials"])
+    for name in ("traces/in", "logs/in"):
+        assert col["service"]["pipelines"][name]["processors"] == [
+            "memory_limiter", "transform/credentials", "batch"]
+
+
 def test_network_policy_is_on_by_default_and_keeps_the_sidecar_ports_closed(
         render: Render) -> None:
     """Closed by default: the default render ships the policy, and neither the sidecar's OTLP

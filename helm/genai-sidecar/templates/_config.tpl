@@ -30,8 +30,13 @@ Collector (shared/DESIGN.md section 1):
 {{- $receivers := dict
       "otlp" (dict "protocols" $protocols)
       "otlp/enriched" (dict "protocols" (dict "grpc" (dict "endpoint" (printf "%s:%d" $loopback (int $v.sidecar.returnPort)) "max_recv_msg_size_mib" 64))) }}
+{{- /* Credentials never leave the collector: the same statements as collector-config/stack.yaml (a test compares them). */ -}}
+{{- $scrub := `delete_matching_keys(attributes, "(?i)^(http\\.request\\.header\\.(authorization|proxy-authorization|cookie|x-api-key|api-key)|http\\.response\\.header\\.set-cookie)$")` }}
 {{- $processors := dict
       "memory_limiter" (dict "check_interval" "1s" "limit_percentage" 80 "spike_limit_percentage" 20)
+      "transform/credentials" (dict "error_mode" "ignore"
+        "trace_statements" (list (dict "context" "span" "statements" (list $scrub)))
+        "log_statements" (list (dict "context" "log" "statements" (list $scrub))))
       "batch" (dict "send_batch_size" 512 "send_batch_max_size" 1024 "timeout" "200ms") }}
 {{- $exporters := dict
       "otlp_grpc/genai" (dict
@@ -78,9 +83,10 @@ Collector (shared/DESIGN.md section 1):
 {{- if or (not $traces) (not $logs) (not $metrics) }}
 {{- $_ := set $exporters "debug" (dict "verbosity" $b.debugVerbosity) }}
 {{- end }}
-{{- $in := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "batch") "exporters" (list "otlp_grpc/genai") }}
+{{- $in := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "transform/credentials" "batch") "exporters" (list "otlp_grpc/genai") }}
+{{- $metricsIn := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "batch") "exporters" (list "otlp_grpc/genai") }}
 {{- $pipelines := dict
-      "traces/in" $in "logs/in" (deepCopy $in) "metrics/in" (deepCopy $in)
+      "traces/in" $in "logs/in" (deepCopy $in) "metrics/in" $metricsIn
       "traces/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $traces))
       "logs/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $logs))
       "metrics/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $metrics)) }}

@@ -36,6 +36,9 @@ _STRUCTURAL_KEYS = frozenset({"role", "type", "finish_reason", "mime_type", "mod
 _SUMMARY_KEYS = frozenset({semconv.REDACTION_COUNT, semconv.REDACTION_TYPES,
                            semconv.REDACTION_STATUS, semconv.REDACTION_KEY_ID})
 _MAX_JSON_DEPTH = 4
+#: Integers (attribute values, JSON numbers) this large or larger are scanned as text: seven
+#: digits and more can be a phone, account, card or social security number.
+_NUMBER_FLOOR = 1_000_000
 #: orjson reads an integer beyond 64 bits as a float at least this large.
 _BIG_FLOAT = float(2**63)
 _KEY_MEMO_LIMIT = 8192
@@ -276,6 +279,21 @@ class ContentWalker:
         kind = av.WhichOneof("value")
         if kind == "string_value":
             self._string(rec, av.string_value, av, _ANY_VALUE, None, patterns_only, depth)
+        elif kind == "int_value":
+            # A card, phone or account number sent as an integer (a redacted one becomes
+            # the replacement string).
+            if abs(av.int_value) >= _NUMBER_FLOOR:
+                rec.leaves.append(Leaf(str(av.int_value), patterns_only, av))
+        elif kind == "bytes_value":
+            # Bytes that are UTF-8 text are text (else they are left as they are: an image,
+            # a protobuf); a redacted value becomes the replacement string.
+            try:
+                text = av.bytes_value.decode("utf-8")
+            except UnicodeDecodeError:
+                return
+            head = text[:4096]
+            if head and sum(c.isprintable() or c in "\n\r\t" for c in head) >= 0.95 * len(head):
+                self._string(rec, text, av, _ANY_VALUE, None, patterns_only, depth)
         elif kind == "array_value":
             for v in av.array_value.values:
                 self._any_value(rec, v, patterns_only, depth)
@@ -343,6 +361,10 @@ class ContentWalker:
                     stack.append(iter(v.items() if kind is dict else enumerate(v)))
                     holders.append(v)
                     break
+                elif kind is int and abs(v) >= _NUMBER_FLOOR:
+                    # A JSON number long enough to be a card, phone or account number.
+                    entity = self._keyed(k, str(v)) if type(k) is str else None
+                    leaves.append(Leaf(str(v), patterns_only, node, k, dirty, entity=entity))
                 elif kind is float and not -_BIG_FLOAT < v < _BIG_FLOAT:
                     exact = False
             else:

@@ -545,3 +545,23 @@ def test_json_keys_that_hold_personal_data_are_redacted(patterns_analyzer):
     assert list(inner.items()) == [("<EMAIL_ADDRESS>", 120.5), ("total", 3),
                                    ("<PHONE_NUMBER>", "ok")]
     assert "total" not in counting.seen and "role" not in counting.seen
+
+
+def test_numbers_and_utf8_bytes_in_content_are_scanned(patterns_analyzer):
+    """Content sent as an integer, as UTF-8 bytes or as a JSON number is scanned like text;
+    a redacted one becomes the replacement string; small numbers and binary bytes stay."""
+    tool = json.dumps({"card": 4111111111111111, "ssn": 123456789, "tokens": 42})
+    request = otlpjson.from_dict(Signal.TRACES, {"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+        "name": "chat", "attributes": [
+            {"key": "gen_ai.prompt", "value": {"intValue": "4111111111111111"}},
+            {"key": "gen_ai.completion", "value": {"bytesValue": "bWFpbCBhbmFAZXhhbXBsZS5vcmc="}},
+            {"key": "input.value", "value": {"bytesValue": "/9j/4AAQSkZJRg=="}},
+            {"key": "output.value", "value": {"stringValue": tool}}]}]}]}]})
+    out = run(make(patterns_analyzer), Signal.TRACES, request)
+    attrs = {kv.key: kv.value for kv in out.resource_spans[0].scope_spans[0].spans[0].attributes}
+    assert attrs["gen_ai.prompt"].string_value == "<CREDIT_CARD>"
+    assert attrs["gen_ai.completion"].string_value == "mail <EMAIL_ADDRESS>"
+    assert attrs["input.value"].bytes_value == b"\xff\xd8\xff\xe0\x00\x10JFIF"
+    assert json.loads(attrs["output.value"].string_value) == {
+        "card": "<CREDIT_CARD>", "ssn": "<US_SSN>", "tokens": 42}

@@ -155,6 +155,14 @@ class _Key:
         node.update(items)
 
 
+_ENUM = re.compile(r"[A-Za-z][A-Za-z0-9_.+/-]{0,63}")
+
+
+def _plain_enum(value: str) -> bool:
+    """A structural field's usual value: one short token (user, tool_call, image/png)."""
+    return _ENUM.fullmatch(value) is not None
+
+
 def _key_may_hold_data(key: str) -> bool:
     """A JSON key worth scanning: one with an @, a digit or a space (an e-mail, a phone
     number or a name used as a key); plain identifiers like "role" or "total" are not."""
@@ -301,6 +309,8 @@ class ContentWalker:
             for kv in av.kvlist_value.values:
                 if kv.key not in _STRUCTURAL_KEYS:
                     self._any_value(rec, kv.value, patterns_only, depth)
+                elif not _plain_enum(kv.value.string_value):
+                    self._any_value(rec, kv.value, True, depth)
 
     def _string(self, rec: Record, text: str, holder: Any, slot: Any,
                 dirty: list[bool] | None, patterns_only: bool, depth: int) -> None:
@@ -349,6 +359,10 @@ class ContentWalker:
                 kind = type(v)
                 if kind is str:
                     if k in _STRUCTURAL_KEYS:  # (never a list index)
+                        # Structure ("user", "tool_call", "image/png") is skipped; anything
+                        # else in such a field gets the pattern engine.
+                        if not _plain_enum(v):
+                            leaves.append(Leaf(v, True, node, k, dirty))
                         continue
                     head = v[:1]
                     if (head and not head.isspace() and head != "{" and head != "["

@@ -565,3 +565,17 @@ def test_numbers_and_utf8_bytes_in_content_are_scanned(patterns_analyzer):
     assert attrs["input.value"].bytes_value == b"\xff\xd8\xff\xe0\x00\x10JFIF"
     assert json.loads(attrs["output.value"].string_value) == {
         "card": "<CREDIT_CARD>", "ssn": "<US_SSN>", "tokens": 42}
+
+
+def test_structural_fields_holding_more_than_a_token_are_scanned(patterns_analyzer):
+    """role / type / mime_type are skipped when they hold the usual token; anything else in
+    them (an e-mail address smuggled into "type") gets the pattern engine."""
+    msgs = json.dumps([{"role": "user", "parts": [
+        {"type": "text", "content": "hi"},
+        {"type": "note for ana.souza@example.org", "content": "ok"},
+        {"type": "blob", "mime_type": "image/png", "content": "x"}]}])
+    out = attrs_of(run(make(patterns_analyzer), Signal.TRACES,
+                       span_request(**{"gen_ai.input.messages": msgs})))
+    parts = json.loads(out["gen_ai.input.messages"])[0]["parts"]
+    assert [p["type"] for p in parts] == ["text", "note for <EMAIL_ADDRESS>", "blob"]
+    assert parts[2]["mime_type"] == "image/png"

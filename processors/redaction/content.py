@@ -163,10 +163,9 @@ def _plain_enum(value: str) -> bool:
     return _ENUM.fullmatch(value) is not None
 
 
-def _key_may_hold_data(key: str) -> bool:
-    """A JSON key worth scanning: one with an @, a digit or a space (an e-mail, a phone
-    number or a name used as a key); plain identifiers like "role" or "total" are not."""
-    return any(c == "@" or c.isdigit() or c == " " for c in key)
+#: A JSON key worth scanning has an @, a digit or a space (an e-mail, a phone number or a
+#: name used as a key); plain identifiers like "role" or "total" are not scanned.
+_KEY_MAY_HOLD_DATA = re.compile(r"[@\d ]").search
 
 
 class _Field:
@@ -353,7 +352,7 @@ class ContentWalker:
         while stack:
             node = holders[-1]
             for k, v in stack[-1]:
-                if type(k) is str and len(k) > 2 and _key_may_hold_data(k):
+                if type(k) is str and len(k) > 2 and _KEY_MAY_HOLD_DATA(k):
                     # Keys are content too ({"ana@example.org": 120.5}): patterns only.
                     leaves.append(Leaf(k, True, _Key(node), k, dirty))
                 kind = type(v)

@@ -27,8 +27,8 @@ from typing import Any
 import orjson
 
 from processors.redaction.config import LogBodies, RedactionConfig
+from processors.redaction.keys import KeyedValues
 from processors.redaction.operators import FAILED, Redacted
-from processors.redaction.rulesets import KeyedValues
 from sidecar import semconv
 
 #: Keys inside messages whose values are structure, not content.

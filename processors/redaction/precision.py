@@ -32,7 +32,7 @@ import unicodedata
 
 import regex
 
-from processors.redaction.rulesets import rules
+from processors.redaction.keys import rules
 
 #: One finding: (start, end, entity type, score) -- engine.Finding.
 Finding = tuple[int, int, str, float]

@@ -579,3 +579,17 @@ def test_structural_fields_holding_more_than_a_token_are_scanned(patterns_analyz
     parts = json.loads(out["gen_ai.input.messages"])[0]["parts"]
     assert [p["type"] for p in parts] == ["text", "note for <EMAIL_ADDRESS>", "blob"]
     assert parts[2]["mime_type"] == "image/png"
+
+
+def test_the_main_process_never_loads_the_nlp_stack():
+    """The processor, its walker and operators import neither Presidio nor spaCy nor numpy:
+    those load in the worker processes only (in the main process they cost NER throughput)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, processors.redaction, processors.redaction.content, sidecar.cli; "
+            "print(sorted(m for m in ('presidio_analyzer', 'spacy', 'numpy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "[]", out

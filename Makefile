@@ -8,10 +8,10 @@ CACHE_DIR ?= $(HOME)/.cache/genai-sidecar
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Every Python dependency is installed from the lock (requirements/dev.txt: exact versions and
+# Every Python dependency is installed from the lock (requirements/requirements-dev.txt: exact versions and
 # hashes, resolved by `make lock`), never resolved afresh. The venv is rebuilt from nothing when
 # the lock or pyproject.toml changes, so it holds exactly what the lock says.
-LOCK := requirements/dev.txt
+LOCK := requirements/requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha256sum | cut -c1-12)
 # The collector binary's path; building it when missing (see tools/build-collector.sh).
 COLLECTOR = $$(tools/build-collector.sh $(CACHE_DIR))
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip check
 	touch $@
 
-install: $(STAMP)  ## Create .venv from the lock (requirements/dev.txt) and install the package.
+install: $(STAMP)  ## Create .venv from the lock (requirements/requirements-dev.txt) and install the package.
 
 # Resolving is done on purpose only: `make lock` takes the newest versions pyproject.toml allows;
 # `make lock PACKAGE=name` upgrades that one package and keeps every other pin. The runtime lock
@@ -40,8 +40,8 @@ install: $(STAMP)  ## Create .venv from the lock (requirements/dev.txt) and inst
 UV_COMPILE = $(VENV)/bin/uv pip compile -q --python-version 3.11 --generate-hashes
 lock: install  ## Re-resolve requirements/*.txt from pyproject.toml (PACKAGE=name: only that one).
 	$(UV_COMPILE) $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) \
-	  --extra test --extra dev --extra e2e -o requirements/dev.txt pyproject.toml requirements/build.in
-	$(UV_COMPILE) -c requirements/dev.txt -o requirements/runtime.txt \
+	  --extra test --extra dev --extra e2e -o requirements/requirements-dev.txt pyproject.toml requirements/build.in
+	$(UV_COMPILE) -c requirements/requirements-dev.txt -o requirements/requirements-runtime.txt \
 	  pyproject.toml requirements/build.in
 	@echo "locked: run make test and make e2e, then commit requirements/ with the reason"
 

@@ -14,8 +14,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT / "requirements" / "dev.txt"
-RUNTIME = ROOT / "requirements" / "runtime.txt"
+DEV = ROOT / "requirements" / "requirements-dev.txt"
+RUNTIME = ROOT / "requirements" / "requirements-runtime.txt"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 

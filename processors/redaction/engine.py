@@ -255,27 +255,26 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
             kept.append(rec)
     registry.recognizers = kept
     registry.recognizers.extend(recognizers.secret_recognizers(wanted))
-    if Entity.PERSON.value in wanted:
-        registry.recognizers.append(recognizers.person_recognizer())
-    if Entity.PHONE_NUMBER.value in wanted:
-        registry.recognizers.append(recognizers.phone_recognizer())
-    if Entity.CREDIT_CARD.value in wanted:
-        registry.recognizers.append(recognizers.card_recognizer())
-    if Entity.STREET_ADDRESS.value in wanted:
-        registry.recognizers.append(recognizers.street_address_recognizer())
-    registry.recognizers.extend(rulesets.key_value_recognizers(wanted))
-    if Entity.SECRET.value in wanted:
-        registry.recognizers.append(rulesets.vendor_secret_recognizer())
-    if Entity.GENERIC_SECRET.value in wanted:
-        registry.recognizers.append(rulesets.entropy_secret_recognizer())
-    if Entity.DATE_OF_BIRTH.value in wanted:
-        registry.recognizers.append(rulesets.birth_date_recognizer())
-    if Entity.US_SSN.value in wanted:
-        registry.recognizers.append(rulesets.ssn_cue_recognizer())
-    if Entity.PERSONAL_URL.value in wanted:
-        registry.recognizers.append(rulesets.personal_url_recognizer())
-    if Entity.PERSON.value in wanted:
-        registry.recognizers.append(rulesets.person_header_recognizer())
+    # One recognizer per entry, built when its entity is enabled (order is Presidio's
+    # tie-break between equal scores, so it is kept as it was).
+    builders = (
+        (Entity.PERSON, recognizers.person_recognizer),
+        (Entity.PHONE_NUMBER, recognizers.phone_recognizer),
+        (Entity.CREDIT_CARD, recognizers.card_recognizer),
+        (Entity.STREET_ADDRESS, recognizers.street_address_recognizer),
+        (None, lambda: rulesets.key_value_recognizers(wanted)),
+        (Entity.SECRET, rulesets.vendor_secret_recognizer),
+        (Entity.GENERIC_SECRET, rulesets.entropy_secret_recognizer),
+        (Entity.DATE_OF_BIRTH, rulesets.birth_date_recognizer),
+        (Entity.US_SSN, rulesets.ssn_cue_recognizer),
+        (Entity.PERSONAL_URL, rulesets.personal_url_recognizer),
+        (Entity.PERSON, rulesets.person_header_recognizer),
+    )
+    for entity, build in builders:
+        if entity is None:
+            registry.recognizers.extend(build())
+        elif entity.value in wanted:
+            registry.recognizers.append(build())
     registry.recognizers.extend(recognizers.custom_recognizers(spec.custom))
     enhancer = None
     if not with_ner:

@@ -326,6 +326,7 @@ def build_config(
                     )
             if chain.count(pname) > 1 and chain.index(pname) != i:
                 errors.append(f"{where}: processor {pname!r} appears twice in this pipeline")
+        errors.extend(_order_errors(signal, chain, specs, registry.FACTORIES))
         pipelines[signal] = tuple(chain)
 
     if errors:
@@ -338,6 +339,25 @@ def build_config(
         pipelines=pipelines,
         source=source,
     )
+
+
+def _order_errors(signal: Signal, chain: Sequence[str], specs: Mapping[str, ProcessorSpec],
+                  factories: Mapping[str, Any]) -> list[str]:
+    """A processor placed before one whose results it reads (its factory's ``after``)."""
+    errors = []
+    for i, pname in enumerate(chain):
+        spec = specs.get(pname)
+        if spec is None:
+            continue
+        for j in range(i + 1, len(chain)):
+            later = specs.get(chain[j])
+            if later is not None and later.type in factories[spec.type].after:
+                errors.append(
+                    f"pipelines.{signal.value}[{i}]: processor {pname!r} must come after "
+                    f"{chain[j]!r} (pipelines.{signal.value}[{j}]): it reads what "
+                    f"{later.type} writes"
+                )
+    return errors
 
 
 def default_config_text() -> str:

@@ -3,7 +3,9 @@
 Each processor package exposes ``TYPE`` (its name in config files), ``SIGNALS`` (the pipelines
 it may appear in), ``default_config()`` (an instance of its frozen config model) and
 ``create(config)`` (builds the processor, loading whatever it needs, so ``process`` never
-does). Adding a processor means adding its package to `_PACKAGES`.
+does), and optionally ``AFTER``: the processor types that must come earlier in a pipeline
+that has them (the config check rejects a chain that runs it before them). Adding a processor
+means adding its package to `_PACKAGES`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class Factory:
     config_type: type[BaseModel]
     default_config: Callable[[], BaseModel]
     create: Callable[[BaseModel], Processor]
+    #: Types that must run before this one in any pipeline that holds them.
+    after: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, package: ModuleType) -> Factory:
@@ -36,6 +40,7 @@ class Factory:
             config_type=type(package.default_config()),
             default_config=package.default_config,
             create=package.create,
+            after=frozenset(getattr(package, "AFTER", ())),
         )
 
 

@@ -11,6 +11,9 @@ from sidecar.component import Signal
 
 TYPE = "genai_metrics"
 SIGNALS = frozenset({Signal.TRACES})
+#: Processor types that must run before this one in a pipeline that has them: it reads
+#: the cost results and the redaction summary of each span.
+AFTER = frozenset({"cost", "redaction"})
 
 
 def default_config() -> MetricsConfig:

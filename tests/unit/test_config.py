@@ -99,6 +99,26 @@ def test_unknown_processor_type_and_undefined_pipeline_reference():
     assert len(errs) == 2
 
 
+def test_a_stage_before_the_one_whose_results_it_reads_is_refused():
+    # Metrics before cost validated and then silently produced no cost metrics.
+    text = ("processors:\n  cost: {}\n  genai_metrics: {}\n  inference_logs: {}\n"
+            "  redaction/r: {}\npipelines:\n"
+            "  traces: [genai_metrics, cost, inference_logs, redaction/r]\n")
+    assert errors_of(text) == [
+        "pipelines.traces[0]: processor 'genai_metrics' must come after 'cost' "
+        "(pipelines.traces[1]): it reads what cost writes",
+        "pipelines.traces[0]: processor 'genai_metrics' must come after 'redaction/r' "
+        "(pipelines.traces[3]): it reads what redaction writes",
+        "pipelines.traces[2]: processor 'inference_logs' must come after 'redaction/r' "
+        "(pipelines.traces[3]): it reads what redaction writes",
+    ]
+
+
+def test_a_derived_stage_without_its_producers_is_allowed():
+    text = "processors:\n  genai_metrics: {}\npipelines:\n  traces: [genai_metrics]\n"
+    assert build_config(parse_yaml(text, "t.yaml"), "t.yaml", {}).pipelines
+
+
 def test_invalid_yaml_names_line_and_column():
     errs = errors_of("server:\n  listen: [unclosed\n")
     assert len(errs) == 1 and errs[0].startswith("<root>: invalid YAML (line 3, column 1)")

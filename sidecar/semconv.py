@@ -231,6 +231,28 @@ GENAI_CONTENT_EVENT_NAMES = frozenset({
     "gen_ai.client.inference.operation.details",
 })
 
+#: Bedrock model invocation logs (CloudWatch Logs / S3 delivery): the JSON document's marker.
+BEDROCK_INVOCATION_LOG_SCHEMA = "ModelInvocationLog"
+
+# --------------------------------------------------------------------------------------------
+# What "GenAI telemetry" is: the one definition the shipped collector configs route by (their
+# filter/genai and filter/not_genai conditions are rendered from it, processors/genai/routing.py,
+# and a test compares them) and the sidecar classifies log records by. A span or log record is
+# GenAI when one of its attribute keys starts with one of these prefixes or is one of the
+# exact keys, or (log records) when its event name is a GenAI content event or its body is a
+# Bedrock invocation log. Every key the processors read (usage, model, provider, content) is
+# covered; a test checks that too. Resource attributes are not looked at.
+# --------------------------------------------------------------------------------------------
+GENAI_ROUTE_KEY_PREFIXES = (
+    "gen_ai.", "llm.", "ai.", "openinference.", "traceloop.", "embedding.", "langfuse.",
+    "gcp.vertex.agent.", "mlflow.span", "lmnr.", "haystack.", "pydantic_ai.",
+)
+#: Exact keys outside those prefixes (OpenInference's input / output, Pydantic AI / Logfire).
+GENAI_ROUTE_KEYS = frozenset({
+    "input.value", "output.value", "events", "all_messages_events", "final_result",
+    "request_data", "response_data", "agent_name", "operation.cost",
+})
+
 # --------------------------------------------------------------------------------------------
 # Derived metrics and inference logs (processors/metrics, processors/logs); the Prometheus
 # series they become after the collector's prometheus exporter translates them (checked by

@@ -22,6 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from processors.genai import routing
 from tests import amtool, promtool
 from tests.helm.conftest import (
     BIN,
@@ -354,9 +355,22 @@ def test_collector_and_sidecar_are_wired_over_loopback(
     enriched = col["receivers"]["otlp/enriched"]["protocols"]["grpc"]["endpoint"]
     assert enriched.startswith("127.0.0.1:"), "the return path must not leave the pod"
     assert side["exporter"]["endpoint"] == enriched
+    pipelines = col["service"]["pipelines"]
     for signal in ("traces", "logs", "metrics"):
-        assert col["service"]["pipelines"][f"{signal}/in"]["exporters"] == ["otlp_grpc/genai"]
-        assert col["service"]["pipelines"][f"{signal}/out"]["receivers"] == ["otlp/enriched"]
+        assert pipelines[f"{signal}/out"]["receivers"] == ["otlp/enriched"]
+        assert pipelines[f"{signal}/direct"]["receivers"] == ["otlp"]
+        assert "otlp_grpc/genai" not in pipelines[f"{signal}/direct"]["exporters"]
+    # GenAI telemetry to the sidecar, the rest straight to the backends (the same filters as
+    # collector-config/*.yaml, rendered from processors/genai/routing.py).
+    for signal in ("traces", "logs"):
+        assert pipelines[f"{signal}/in"]["exporters"] == ["otlp_grpc/genai"]
+        assert "filter/genai" in pipelines[f"{signal}/in"]["processors"]
+        assert "filter/not_genai" in pipelines[f"{signal}/direct"]["processors"]
+        assert (pipelines[f"{signal}/direct"]["exporters"]
+                == pipelines[f"{signal}/out"]["exporters"])
+    assert "metrics/in" not in pipelines
+    wanted = routing.filter_processors()
+    assert {k: col["processors"][k] for k in wanted} == wanted
 
 
 @pytest.mark.parametrize(("args", "kube"), CASES)
@@ -561,7 +575,10 @@ def test_collector_drops_credential_headers_as_the_local_configs_do(render: Rend
         stack["processors"]["transform/credentials"])
     for name in ("traces/in", "logs/in"):
         assert col["service"]["pipelines"][name]["processors"] == [
-            "memory_limiter", "transform/credentials", "batch"]
+            "memory_limiter", "transform/credentials", "filter/genai", "batch"]
+    for name in ("traces/direct", "logs/direct"):
+        assert col["service"]["pipelines"][name]["processors"] == [
+            "memory_limiter", "transform/credentials", "filter/not_genai", "batch"]
 
 
 def test_network_policy_is_on_by_default_and_keeps_the_sidecar_ports_closed(
@@ -629,6 +646,7 @@ def test_packaged_chart_holds_the_source_files(helm: Path, tmp_path: Path) -> No
         | {"files/alertmanager/alertmanager.yaml":
            ROOT / "collector-config/alertmanager/alertmanager.yaml"}
         | {"files/sidecar-default.yaml": ROOT / "sidecar/default.yaml"}
+        | {"files/genai-routing.yaml": ROOT / "collector-config/genai-routing.yaml"}
     )
     assert set(packed) == set(expected), ".helmignore keeps tests and generators out"
     for name, path in expected.items():

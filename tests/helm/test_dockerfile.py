@@ -40,7 +40,8 @@ def test_hadolint_is_clean() -> None:
 def test_image_installs_the_runtime_lock_and_resolves_nothing() -> None:
     """Every pip install in the image takes the lock's hashes or installs no dependency."""
     runs = [args for word, args in instructions() if word == "RUN" and "pip install" in args]
-    assert any("--require-hashes --no-deps -r requirements/requirements-runtime.txt" in r for r in runs), runs
+    locked = "--require-hashes --no-deps -r requirements/requirements-runtime.txt"
+    assert any(locked in r for r in runs), runs
     for r in runs:
         assert "--no-deps" in r, f"a pip install that resolves dependencies: {r}"
 
@@ -55,7 +56,8 @@ def test_build_context_holds_what_the_package_needs() -> None:
         if word == "COPY" and "--from=" not in args:
             copied += args.split()[:-1]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    needed = {"requirements/requirements-runtime.txt", "pyproject.toml", project["project"]["readme"]} | {
+    needed = {"requirements/requirements-runtime.txt", "pyproject.toml",
+              project["project"]["readme"]} | {
         p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]
     }
     assert {c.rstrip("/") for c in copied} == needed == kept

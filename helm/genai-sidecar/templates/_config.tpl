@@ -2,8 +2,11 @@
 The two configs of the pod, built as maps and rendered with toYaml.
 
 Collector (shared/DESIGN.md section 1):
-  otlp (pod IP :4317/:4318) -> memory_limiter -> batch -> otlp_grpc/genai (127.0.0.1:14317)
+  otlp (pod IP :4317/:4318) -> memory_limiter -> filter/genai -> batch -> otlp_grpc/genai (127.0.0.1:14317)
+                            -> memory_limiter -> filter/not_genai -> batch -> backends (non-GenAI items, metrics)
   otlp/enriched (127.0.0.1:14318) -> backends (Jaeger / Tempo, VictoriaLogs / Loki, Prometheus) or debug
+filter/genai and filter/not_genai are files/genai-routing.yaml (collector-config/genai-routing.yaml,
+generated from sidecar/semconv.py's definition of GenAI telemetry).
 .Values.config is deep-merged over the generated map.
 */}}
 
@@ -38,6 +41,11 @@ Collector (shared/DESIGN.md section 1):
         "trace_statements" (list (dict "context" "span" "statements" (list $scrub)))
         "log_statements" (list (dict "context" "log" "statements" (list $scrub))))
       "batch" (dict "send_batch_size" 512 "send_batch_max_size" 1024 "timeout" "200ms") }}
+{{- $routing := .Files.Get "files/genai-routing.yaml" | fromYaml }}
+{{- if or (not $routing) (hasKey $routing "Error") }}
+{{- fail (printf "files/genai-routing.yaml: missing or invalid %s" (default "" $routing.Error)) }}
+{{- end }}
+{{- $processors = merge $processors $routing }}
 {{- $exporters := dict
       "otlp_grpc/genai" (dict
         "endpoint" (printf "%s:%d" $loopback (int $v.sidecar.ports.otlp))
@@ -83,10 +91,13 @@ Collector (shared/DESIGN.md section 1):
 {{- if or (not $traces) (not $logs) (not $metrics) }}
 {{- $_ := set $exporters "debug" (dict "verbosity" $b.debugVerbosity) }}
 {{- end }}
-{{- $in := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "transform/credentials" "batch") "exporters" (list "otlp_grpc/genai") }}
-{{- $metricsIn := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "batch") "exporters" (list "otlp_grpc/genai") }}
+{{- $in := dict "receivers" (list "otlp") "processors" (list "memory_limiter" "transform/credentials" "filter/genai" "batch") "exporters" (list "otlp_grpc/genai") }}
+{{- $direct := list "memory_limiter" "transform/credentials" "filter/not_genai" "batch" }}
 {{- $pipelines := dict
-      "traces/in" $in "logs/in" (deepCopy $in) "metrics/in" $metricsIn
+      "traces/in" $in "logs/in" (deepCopy $in)
+      "traces/direct" (dict "receivers" (list "otlp") "processors" $direct "exporters" (default (list "debug") $traces))
+      "logs/direct" (dict "receivers" (list "otlp") "processors" (deepCopy $direct) "exporters" (default (list "debug") $logs))
+      "metrics/direct" (dict "receivers" (list "otlp") "processors" (list "memory_limiter" "batch") "exporters" (default (list "debug") $metrics))
       "traces/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $traces))
       "logs/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $logs))
       "metrics/out" (dict "receivers" (list "otlp/enriched") "exporters" (default (list "debug") $metrics)) }}

@@ -117,13 +117,23 @@ class StartMethod(enum.StrEnum):
 
 
 class LogBodies(enum.StrEnum):
-    """Which log record bodies are content."""
+    """Which log record bodies get the full engine (patterns and NER)."""
 
-    #: Every log record body (safe default: app logs carry prompts too).
+    #: Every log record body, ordinary application logs included (NER on each: slow).
     ALL = "all"
-    #: Only bodies of GenAI event records (``gen_ai.user.message``, ``gen_ai.choice``, ...).
+    #: Bodies of GenAI log records (processors/genai/routing.py: GenAI events such as
+    #: ``gen_ai.user.message``, records with GenAI attributes, Bedrock invocation logs).
     GENAI_EVENTS = "genai_events"
     NONE = "none"
+
+
+class OtherLogBodies(enum.StrEnum):
+    """What the bodies ``log_bodies`` leaves out get."""
+
+    #: Nothing: they are forwarded as received (not content by our definition).
+    SKIP = "skip"
+    #: The pattern engine only (e-mails, cards, secrets ...; no NER): microseconds per body.
+    PATTERNS = "patterns"
 
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
@@ -245,7 +255,10 @@ class ContentConfig(StrictModel):
     #: Span events / log records whose attributes (and bodies) are content by name.
     event_names: list[str] = Field(
         default_factory=lambda: sorted(semconv.GENAI_CONTENT_EVENT_NAMES))
-    log_bodies: LogBodies = LogBodies.ALL
+    #: Default GenAI records only: plain application logs are not content, and NER on every
+    #: log line would cap the pod at a few hundred records a second (issue 15).
+    log_bodies: LogBodies = LogBodies.GENAI_EVENTS
+    other_log_bodies: OtherLogBodies = OtherLogBodies.SKIP
     #: Also run a pattern-only pass (no NER) over every other string attribute of every span,
     #: event and log record.
     scan_all_attributes: bool = False

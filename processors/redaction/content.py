@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from processors.redaction.config import LogBodies, RedactionConfig
+from processors.genai.routing import is_genai_log
+from processors.redaction.config import LogBodies, OtherLogBodies, RedactionConfig
 from processors.redaction.keys import KeyedValues
 from processors.redaction.operators import FAILED, Redacted
 from sidecar import semconv
@@ -207,6 +208,7 @@ class ContentWalker:
         self._is_content_key = KeyMatcher(c.keys, c.key_patterns)
         self._event_names = frozenset(c.event_names)
         self._log_bodies = c.log_bodies
+        self._other_bodies_patterns = c.other_log_bodies is OtherLogBodies.PATTERNS
         self._scan_all = c.scan_all_attributes
         self._max_text = config.limits.max_text_chars
         self._max_value = config.limits.max_value_chars
@@ -247,18 +249,19 @@ class ContentWalker:
                 for lr in sl.log_records:
                     attrs = lr.attributes
                     rec = Record(attrs)
-                    genai = self._is_genai_log(lr)
-                    self._attributes(rec, attrs, content_event=genai, own=True)
+                    event = self._is_content_event(lr)
+                    self._attributes(rec, attrs, content_event=event, own=True)
                     if lr.HasField("body"):
                         full = self._log_bodies is LogBodies.ALL or (
-                            self._log_bodies is LogBodies.GENAI_EVENTS and genai)
-                        if full or self._scan_all:
+                            self._log_bodies is LogBodies.GENAI_EVENTS
+                            and (event or is_genai_log(lr)))
+                        if full or self._scan_all or self._other_bodies_patterns:
                             self._any_value(rec, lr.body, patterns_only=not full, depth=0)
                     if rec.leaves:
                         yield rec
 
     # -- visitors -------------------------------------------------------------------------
-    def _is_genai_log(self, lr: Any) -> bool:
+    def _is_content_event(self, lr: Any) -> bool:
         if lr.event_name in self._event_names:
             return True
         for kv in lr.attributes:

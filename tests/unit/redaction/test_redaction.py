@@ -228,6 +228,67 @@ def test_scan_all_attributes_pattern_pass(patterns_analyzer):
     assert out["user.email"] == "<EMAIL_ADDRESS>"
 
 
+class FlagRecorder:
+    """Records (text, patterns_only) of each text analyzed; finds nothing unless wrapping."""
+
+    def __init__(self, inner=None) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, bool]] = []
+
+    def analyze(self, texts, flags):
+        self.seen.extend(zip(texts, flags, strict=True))
+        return self.inner.analyze(texts, flags) if self.inner else [[] for _ in texts]
+
+
+def log_request(body: str, event_name: str = "", **attrs: str):
+    record = {"body": {"stringValue": body},
+              "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()]}
+    if event_name:
+        record["eventName"] = event_name
+    return otlpjson.from_dict(Signal.LOGS, {"resourceLogs": [{"scopeLogs": [{
+        "logRecords": [record]}]}]})
+
+
+def body_of(request) -> str:
+    return request.resource_logs[0].scope_logs[0].log_records[0].body.string_value
+
+
+@pytest.mark.parametrize(("event_name", "attrs"), [
+    pytest.param("gen_ai.user.message", {}, id="event-name"),
+    pytest.param("", {"event.name": "gen_ai.choice"}, id="event-name-attribute"),
+    pytest.param("", {"gen_ai.system": "openai"}, id="genai-attribute"),
+])
+def test_genai_log_bodies_get_the_full_engine_by_default(event_name, attrs):
+    recorder = FlagRecorder()
+    out = run(make(recorder), Signal.LOGS, log_request(TEXT, event_name, **attrs))
+    assert (TEXT, False) in recorder.seen  # not patterns-only: NER too
+    attrs_out = {kv.key: kv.value.string_value
+                 for kv in out.resource_logs[0].scope_logs[0].log_records[0].attributes}
+    assert attrs_out[semconv.REDACTION_STATUS] == "clean"
+
+
+def test_plain_application_log_bodies_pass_as_received_by_default(patterns_analyzer):
+    counting = CountingAnalyzer(patterns_analyzer)
+    req = log_request("user jane.roe@example.com logged in", **{"http.route": "/login"})
+    before = req.SerializeToString()
+    out = run(make(counting), Signal.LOGS, req)
+    assert out.SerializeToString() == before and counting.seen == []
+
+
+def test_other_log_bodies_patterns_is_a_pattern_pass(patterns_analyzer):
+    recorder = FlagRecorder(patterns_analyzer)
+    p = make(recorder, content={"other_log_bodies": "patterns"})
+    out = run(p, Signal.LOGS, log_request("user jane.roe@example.com logged in"))
+    assert body_of(out) == "user <EMAIL_ADDRESS> logged in"
+    assert recorder.seen == [("user jane.roe@example.com logged in", True)]
+
+
+def test_log_bodies_all_is_todays_full_pass(patterns_analyzer):
+    p = make(patterns_analyzer, content={"log_bodies": "all"})
+    out = run(p, Signal.LOGS, log_request("user jane.roe@example.com logged in"))
+    assert body_of(out) == "user <EMAIL_ADDRESS> logged in"
+
+
 def test_model_missing_stops_start_up():
     cfg = RedactionConfig.model_validate({"model": {"name": "en_core_web_nonexistent_xyz"}})
     with pytest.raises(ModelError, match="is not installed"):

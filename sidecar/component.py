@@ -17,6 +17,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +87,12 @@ class BatchContext:
         rejection_reasons: short, content-free reasons for ``rejected``.
         scratch: per-request memo shared by the processors of one chain (e.g. the normalized
             GenAI view of a span, computed once and read by cost, metrics and logs).
+        scopes: the (resource, scope) containers of the request that can hold something for
+            the chain (the pipeline's wire prefilter, `Processor.interest`); None: all. Walk
+            the request with `containers`, never past it.
+        untouched_stages: stages that reported (`untouched`) leaving the request exactly as
+            it was; when every stage of the chain did, the pipeline forwards the received
+            bytes instead of re-encoding.
     """
 
     signal: Signal
@@ -93,6 +101,31 @@ class BatchContext:
     rejected: int = 0
     rejection_reasons: list[str] = field(default_factory=list)
     scratch: dict[Any, Any] = field(default_factory=dict)
+    scopes: list[tuple[Any, Any]] | None = None
+    untouched_stages: int = 0
+
+    def containers(self, request: Any) -> Iterator[tuple[Any, Any]]:
+        """The request's (resource, scope) containers a processor must look at: ``(rs, ss)``
+        of traces, ``(rl, sl)`` of logs, ``(rm, sm)`` of metrics."""
+        if self.scopes is not None:
+            yield from self.scopes
+            return
+        if self.signal is Signal.TRACES:
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    yield rs, ss
+        elif self.signal is Signal.LOGS:
+            for rl in request.resource_logs:
+                for sl in rl.scope_logs:
+                    yield rl, sl
+        else:
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    yield rm, sm
+
+    def untouched(self) -> None:
+        """Report that this stage left the request byte for byte as it was."""
+        self.untouched_stages += 1
 
     def reject(self, count: int, reason: str) -> None:
         """Record that ``count`` items were dropped from the batch, for ``partial_success``."""
@@ -123,6 +156,10 @@ class Processor(abc.ABC):
 
     #: The signals this processor accepts; the config check rejects it in other pipelines.
     signals: frozenset[Signal] = frozenset(Signal)
+    #: What it acts on, as a regular expression over serialized OTLP: a request or scope
+    #: whose bytes do not match holds nothing for it (the pipeline then skips it, or forwards
+    #: the request as received). None: anything may (no prefilter for its chain).
+    interest: re.Pattern[bytes] | None = None
 
     async def start(self, host: Host) -> None:  # noqa: B027 - optional hook
         """Start background work, if any. Called once before the first batch."""

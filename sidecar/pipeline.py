@@ -8,7 +8,11 @@ item counts, derived-data export and the failure policy of shared/DESIGN.md sect
   handle might let raw PII through, and retrying the same input would fail again;
 * the downstream's answer decides the rest (`sidecar.exporter.ExportError`).
 
-With an empty chain the received bytes are forwarded untouched (byte-identical pass-through).
+With an empty chain the received bytes are forwarded untouched (byte-identical pass-through),
+and so are they when the chain's wire prefilter (`sidecar.wire`, from the processors'
+``interest``) finds nothing for it in the request, or when every stage reports it left the
+request as it was (`BatchContext.untouched`). Otherwise the chain sees only the scopes the
+prefilter kept (`BatchContext.scopes`), and the processed request is re-encoded.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sidecar.config import SidecarConfig
 from sidecar.exporter import ExportError, OtlpExporter
 from sidecar.registry import FACTORIES
 from sidecar.telemetry import Telemetry
+from sidecar.wire import WireFilter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,13 @@ class Pipeline:
         self.telemetry = telemetry  # `Host` API
         self._chains: dict[Signal, tuple[Stage, ...]] = {
             signal: tuple(Stage(n, p) for n, p in chains.get(signal, ())) for signal in Signal
+        }
+        # A chain whose every stage declares what it acts on gets a prefilter.
+        self._filters: dict[Signal, WireFilter | None] = {
+            signal: (WireFilter([st.processor.interest for st in chain])
+                     if chain and all(st.processor.interest is not None for st in chain)
+                     else None)
+            for signal, chain in self._chains.items()
         }
         # Each processor once, though it may serve several signals (e.g. redaction).
         self._processors: dict[str, Processor] = {
@@ -157,9 +169,16 @@ class Pipeline:
         self._received[signal].inc(items)
         chain = self._chains[signal]
         ctx = BatchContext(signal)
+        wire = self._filters[signal]
+        if chain and wire is not None and not wire.search(payload):
+            chain = ()  # nothing in it for any stage: forwarded as received
+        elif chain and wire is not None:
+            ctx.scopes = _kept_scopes(signal, request, wire, payload)
         if chain:
+            received = request
             request = await self._run_chain(signal, chain, request, ctx, items)
-            payload = request.SerializeToString()
+            if request is not received or ctx.untouched_stages < len(chain):
+                payload = request.SerializeToString()
             items_out = count_items(signal, request) if ctx.rejected else items
         else:
             items_out = items
@@ -256,6 +275,29 @@ class Pipeline:
         reasons = "; ".join(ctx.rejection_reasons)
         ps.error_message = f"{ps.error_message}; {reasons}" if ps.error_message else reasons
         return merged
+
+
+_CONTAINERS = {
+    Signal.TRACES: ("resource_spans", "scope_spans"),
+    Signal.LOGS: ("resource_logs", "scope_logs"),
+    Signal.METRICS: ("resource_metrics", "scope_metrics"),
+}
+
+
+def _kept_scopes(signal: Signal, request: Any, wire: WireFilter,
+                 payload: bytes) -> list[tuple[Any, Any]] | None:
+    """The (resource, scope) containers whose bytes match ``wire``; None: all of them."""
+    outer, inner = _CONTAINERS[signal]
+    resources = getattr(request, outer)
+    if len(resources) == 1 and len(getattr(resources[0], inner)) == 1:
+        return None  # the one scope is what matched
+    found = wire.scopes(payload)
+    if found is None:
+        return None
+    hits, total = found
+    if len(hits) == total:
+        return None
+    return [(resources[r], getattr(resources[r], inner)[s]) for r, s in hits]
 
 
 _REJECTED_FIELD = {

@@ -35,6 +35,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from processors import genai
+from processors.genai import routing
 from processors.cost.config import CompatKeys, CostConfig
 from processors.cost.overrides import Overrides
 from processors.cost.pricing import Catalog, Cost, Match, Miss, compute
@@ -217,6 +218,8 @@ class CostProcessor(Processor):
     """See the module docstring."""
 
     signals = frozenset({Signal.TRACES})
+    #: LLM spans only.
+    interest = routing.WIRE
 
     def __init__(self, config: CostConfig, pricer: Pricer | None = None) -> None:
         self.config = config
@@ -297,8 +300,9 @@ class CostProcessor(Processor):
 
     # -- hot path ------------------------------------------------------------------------
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
-        entries = genai.batch_view(batch, ctx.scratch)
+        entries = genai.batch_view(batch, ctx.scratch, ctx.scopes)
         if not entries:
+            ctx.untouched()
             return batch
         statuses: dict[str, int] = {}
         unpriced: dict[str, int] = {}
@@ -310,6 +314,8 @@ class CostProcessor(Processor):
             statuses[status[0]] = statuses.get(status[0], 0) + 1
             if status[1] is not None:
                 unpriced[status[1]] = unpriced.get(status[1], 0) + 1
+        if not statuses:
+            ctx.untouched()  # no model call: nothing written
         for status, n in statuses.items():
             self.metrics.spans.labels(status).inc(n)
         for reason, n in unpriced.items():

@@ -70,6 +70,32 @@ def is_genai_log(lr: Any) -> bool:
     return False
 
 
+#: Protobuf tags (field number << 3 | LEN) a GenAI marker follows in serialized OTLP: a
+#: KeyValue key and an AnyValue string (field 1), a span event name (field 2), a log record's
+#: event_name (field 12). Then the length as a varint of one or two bytes.
+_WIRE_HEAD = rb"[\x0a\x12\x62][\x80-\xff]?[\x00-\x7f]"
+
+
+def wire_pattern(keys: tuple[str, ...] = (), names: tuple[str, ...] = ()) -> re.Pattern[bytes]:
+    """A regular expression over serialized OTLP that matches every span, log record, scope
+    or request holding GenAI telemetry (plus ``keys`` / event ``names``): a key or string that
+    starts with a GenAI prefix or exact key, a GenAI event name, a Bedrock invocation log.
+
+    A superset by construction (a string *value* starting with ``gen_ai.`` matches too): the
+    processors' wire prefilter (`sidecar.component.Processor.interest`). What does not match
+    is nothing for them and costs a byte scan at C speed, not a walk of its attributes.
+    """
+    alts = sorted({*sc.GENAI_ROUTE_KEY_PREFIXES, *sc.GENAI_ROUTE_KEYS,
+                   *sc.GENAI_CONTENT_EVENT_NAMES, *keys, *names})
+    body = b"|".join(re.escape(a.encode("utf-8")) for a in alts)
+    return re.compile(_WIRE_HEAD + b"(?:" + body + b")|"
+                      + sc.BEDROCK_INVOCATION_LOG_SCHEMA.encode("ascii"))
+
+
+#: The default: every processor that acts only on GenAI telemetry.
+WIRE = wire_pattern()
+
+
 def _ottl_string(text: str) -> str:
     """``text`` as an OTTL string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -596,7 +596,8 @@ class Entry(NamedTuple):
 _SCRATCH_KEY = ("processors.genai", "batch_view")
 
 
-def batch_view(request: Any, scratch: dict[Any, Any] | None = None) -> list[Entry]:
+def batch_view(request: Any, scratch: dict[Any, Any] | None = None,
+               scopes: list[tuple[Any, Any]] | None = None) -> list[Entry]:
     """Every GenAI span of an OTLP traces request, normalized; computed once per request.
 
     Memoized in ``scratch`` (pass ``ctx.scratch``) against ``request``, so the cost, metrics
@@ -608,6 +609,9 @@ def batch_view(request: Any, scratch: dict[Any, Any] | None = None) -> list[Entr
     the same request, the SDK span is kept (its counts are the SDK's own, cache keys explicit)
     and the PARENT gets ``duplicate=True``: one call is counted and priced once. The parent
     keeps its content; only its usage is not counted again.
+
+    ``scopes`` (pass ``ctx.scopes``): the (resource, scope) containers to look at, when the
+    pipeline's prefilter kept only some; None: all.
     """
     if scratch is not None:
         memo = scratch.get(_SCRATCH_KEY)
@@ -615,18 +619,19 @@ def batch_view(request: Any, scratch: dict[Any, Any] | None = None) -> list[Entr
             return memo[1]
     entries: list[Entry] = []
     sdk_parents: set[tuple[bytes, bytes]] = set()
-    for rs in request.resource_spans:
+    pairs = scopes if scopes is not None else (
+        (rs, ss) for rs in request.resource_spans for ss in rs.scope_spans)
+    for rs, ss in pairs:
         resource = rs.resource
-        for ss in rs.scope_spans:
-            scope_name = ss.scope.name
-            is_sdk = scope_name == sc.GENAI_SCOPE_ANTHROPIC_SDK
-            for span in ss.spans:
-                call = view(span, scope_name)
-                if call is None:
-                    continue
-                if is_sdk and span.parent_span_id:
-                    sdk_parents.add((span.trace_id, span.parent_span_id))
-                entries.append(Entry(resource, ss.scope, span, call))
+        scope_name = ss.scope.name
+        is_sdk = scope_name == sc.GENAI_SCOPE_ANTHROPIC_SDK
+        for span in ss.spans:
+            call = view(span, scope_name)
+            if call is None:
+                continue
+            if is_sdk and span.parent_span_id:
+                sdk_parents.add((span.trace_id, span.parent_span_id))
+            entries.append(Entry(resource, ss.scope, span, call))
     if sdk_parents:
         for i, e in enumerate(entries):
             if (

@@ -26,6 +26,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
 from processors import genai
+from processors.genai import routing
 from processors.logs.config import LogsConfig, ResourceField
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Processor, Signal
@@ -83,6 +84,8 @@ class InferenceLogsProcessor(Processor):
     """See the module docstring. Stateless; ``process`` runs on the event loop."""
 
     signals = frozenset({Signal.TRACES})
+    #: LLM spans only.
+    interest = routing.WIRE
 
     def __init__(self, config: LogsConfig) -> None:
         self.config = config
@@ -97,7 +100,7 @@ class InferenceLogsProcessor(Processor):
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         groups: dict[tuple[int, tuple[str, ...]], logs_pb2.ResourceLogs] = {}
         keep: list[Any] = []  # the resources whose id() keys the groups stay alive meanwhile
-        for entry in genai.batch_view(batch, ctx.scratch):
+        for entry in genai.batch_view(batch, ctx.scratch, ctx.scopes):
             call = entry.call
             if not call.is_model_call:
                 continue
@@ -111,6 +114,7 @@ class InferenceLogsProcessor(Processor):
                 groups[key] = group
             group.scope_logs[0].log_records.append(self._record(entry.span, call))
         ctx.derived_logs.extend(groups.values())
+        ctx.untouched()  # derives only
         return batch
 
     def _lifted(self, call: genai.LLMCall) -> list[tuple[str, str]]:

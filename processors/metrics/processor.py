@@ -48,6 +48,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import Counter as PromCounter
 
 from processors import genai
+from processors.genai import routing
 from processors.metrics.config import DURATION_BUCKETS, TOKEN_BUCKETS, Dimension, MetricsConfig
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Host, Processor, Signal, count_items
@@ -147,6 +148,8 @@ class MetricsProcessor(Processor):
     """
 
     signals = frozenset({Signal.TRACES})
+    #: LLM spans and the redaction summary of spans with content (GenAI spans too).
+    interest = routing.WIRE
 
     def __init__(self, config: MetricsConfig) -> None:
         self.config = config
@@ -286,7 +289,7 @@ class MetricsProcessor(Processor):
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         resources: dict[int, tuple[Any, dict[str, Any]]] = {}
         adds: _Adds = {}
-        for entry in genai.batch_view(batch, ctx.scratch):
+        for entry in genai.batch_view(batch, ctx.scratch, ctx.scopes):
             call = entry.call
             if not call.is_model_call:
                 continue
@@ -296,11 +299,12 @@ class MetricsProcessor(Processor):
                                                    self._resource_keys))
                 resources[id(entry.resource)] = held
             self._record(entry.span, call, held[1], adds)
-        self._record_redaction(batch, adds)
+        self._record_redaction(ctx.containers(batch), adds)
         # Counters are summed per attribute set over the batch first: one SDK call per series
         # instead of one per span (the SDK's per-call attribute handling dominates the cost).
         for (counter, items), value in adds.items():
             counter.add(value, dict(items))
+        ctx.untouched()  # derives only
         return batch
 
     @staticmethod
@@ -368,29 +372,28 @@ class MetricsProcessor(Processor):
                          {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
                 break
 
-    def _record_redaction(self, batch: Any, adds: _Adds) -> None:
+    def _record_redaction(self, scopes: Iterable[tuple[Any, Any]], adds: _Adds) -> None:
         spans_counter, entities_counter = self._pii_spans, self._pii_entities
-        for rs in batch.resource_spans:
+        for rs, ss in scopes:
             service = None
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    status = types = None
-                    for kv in span.attributes:
-                        if kv.key == sc.REDACTION_STATUS:
-                            status = kv.value.string_value
-                        elif kv.key == sc.REDACTION_TYPES:
-                            types = kv.value
-                    if not status:
-                        continue
-                    if service is None:
-                        found = self._pick(rs.resource.attributes, frozenset({sc.SERVICE_NAME}))
-                        value = found.get(sc.SERVICE_NAME)
-                        service = (value.string_value if value is not None else "") or \
-                            _UNKNOWN_SERVICE
-                    _add(adds, spans_counter, 1,
-                         {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
-                    if types is not None:
-                        for t in genai.string_list(types):
-                            _add(adds, entities_counter, 1,
-                                 {sc.SERVICE_NAME: service, sc.REDACTION_TYPE: t})
+            for span in ss.spans:
+                status = types = None
+                for kv in span.attributes:
+                    if kv.key == sc.REDACTION_STATUS:
+                        status = kv.value.string_value
+                    elif kv.key == sc.REDACTION_TYPES:
+                        types = kv.value
+                if not status:
+                    continue
+                if service is None:
+                    found = self._pick(rs.resource.attributes, frozenset({sc.SERVICE_NAME}))
+                    value = found.get(sc.SERVICE_NAME)
+                    service = (value.string_value if value is not None else "") or \
+                        _UNKNOWN_SERVICE
+                _add(adds, spans_counter, 1,
+                     {sc.SERVICE_NAME: service, sc.REDACTION_STATUS: status})
+                if types is not None:
+                    for t in genai.string_list(types):
+                        _add(adds, entities_counter, 1,
+                             {sc.SERVICE_NAME: service, sc.REDACTION_TYPE: t})
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from processors.genai.routing import is_genai_log
+from processors.genai.routing import is_genai_log, wire_pattern
 from processors.redaction.config import LogBodies, OtherLogBodies, RedactionConfig
 from processors.redaction.keys import KeyedValues
 from processors.redaction.operators import FAILED, Redacted
@@ -43,6 +43,9 @@ _NUMBER_FLOOR = 1_000_000
 #: orjson reads an integer beyond 64 bits as a float at least this large.
 _BIG_FLOAT = float(2**63)
 _KEY_MEMO_LIMIT = 8192
+#: The default ``content.key_patterns`` (indexed keys under the GenAI prefixes): covered by
+#: the GenAI wire pattern; any other pattern makes the processor look at everything.
+_DEFAULT_KEY_PATTERNS = frozenset(re.escape(p) + ".+" for p in semconv.GENAI_CONTENT_KEY_PREFIXES)
 
 
 class Status:
@@ -205,6 +208,7 @@ class ContentWalker:
 
     def __init__(self, config: RedactionConfig) -> None:
         c = config.content
+        self._config = config
         self._is_content_key = KeyMatcher(c.keys, c.key_patterns)
         self._event_names = frozenset(c.event_names)
         self._log_bodies = c.log_bodies
@@ -221,44 +225,62 @@ class ContentWalker:
     def collect_logs(self, request: Any) -> list[Record]:
         return list(self.iter_logs(request))
 
-    def iter_traces(self, request: Any) -> Iterator[Record]:
-        """The spans with content, one `Record` each, in request order."""
-        for rs in request.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    attrs = span.attributes
-                    rec = Record(attrs)
-                    self._attributes(rec, attrs, content_event=False, own=True)
-                    genai = bool(rec.leaves)
-                    for event in span.events:
-                        self._attributes(rec, event.attributes, content_event=(
-                            event.name in self._event_names
-                            or (genai and event.name == semconv.EVENT_EXCEPTION)))
-                    if genai and span.status.message:
-                        # The status message of a span with content (an LLM call's error
-                        # often quotes its input).
-                        self._string(rec, span.status.message, _Field(span.status),
-                                     "message", [False], patterns_only=False, depth=0)
-                    if rec.leaves:
-                        yield rec
+    def interest(self) -> re.Pattern[bytes] | None:
+        """What this configuration looks at, over serialized OTLP (`Processor.interest`):
+        GenAI telemetry plus any content keys and event names of its own; None when it also
+        scans other items (``scan_all_attributes``, every log body, key patterns of its own)."""
+        c = self._config.content
+        if (c.scan_all_attributes or c.log_bodies is LogBodies.ALL
+                or self._other_bodies_patterns
+                or set(c.key_patterns) - _DEFAULT_KEY_PATTERNS):
+            return None
+        return wire_pattern(tuple(set(c.keys) - semconv.GENAI_CONTENT_KEYS),
+                            tuple(set(c.event_names) - semconv.GENAI_CONTENT_EVENT_NAMES))
 
-    def iter_logs(self, request: Any) -> Iterator[Record]:
-        """The log records with content, one `Record` each, in request order."""
-        for rl in request.resource_logs:
-            for sl in rl.scope_logs:
-                for lr in sl.log_records:
-                    attrs = lr.attributes
-                    rec = Record(attrs)
-                    event = self._is_content_event(lr)
-                    self._attributes(rec, attrs, content_event=event, own=True)
-                    if lr.HasField("body"):
-                        full = self._log_bodies is LogBodies.ALL or (
-                            self._log_bodies is LogBodies.GENAI_EVENTS
-                            and (event or is_genai_log(lr)))
-                        if full or self._scan_all or self._other_bodies_patterns:
-                            self._any_value(rec, lr.body, patterns_only=not full, depth=0)
-                    if rec.leaves:
-                        yield rec
+    def iter_traces(self, request: Any,
+                    scopes: list[tuple[Any, Any]] | None = None) -> Iterator[Record]:
+        """The spans with content, one `Record` each, in request order (of ``scopes`` only,
+        when given: `BatchContext.scopes`)."""
+        pairs = scopes if scopes is not None else (
+            (rs, ss) for rs in request.resource_spans for ss in rs.scope_spans)
+        for _rs, ss in pairs:
+            for span in ss.spans:
+                attrs = span.attributes
+                rec = Record(attrs)
+                self._attributes(rec, attrs, content_event=False, own=True)
+                genai = bool(rec.leaves)
+                for event in span.events:
+                    self._attributes(rec, event.attributes, content_event=(
+                        event.name in self._event_names
+                        or (genai and event.name == semconv.EVENT_EXCEPTION)))
+                if genai and span.status.message:
+                    # The status message of a span with content (an LLM call's error
+                    # often quotes its input).
+                    self._string(rec, span.status.message, _Field(span.status),
+                                 "message", [False], patterns_only=False, depth=0)
+                if rec.leaves:
+                    yield rec
+
+    def iter_logs(self, request: Any,
+                  scopes: list[tuple[Any, Any]] | None = None) -> Iterator[Record]:
+        """The log records with content, one `Record` each, in request order (of ``scopes``
+        only, when given)."""
+        pairs = scopes if scopes is not None else (
+            (rl, sl) for rl in request.resource_logs for sl in rl.scope_logs)
+        for _rl, sl in pairs:
+            for lr in sl.log_records:
+                attrs = lr.attributes
+                rec = Record(attrs)
+                event = self._is_content_event(lr)
+                self._attributes(rec, attrs, content_event=event, own=True)
+                if lr.HasField("body"):
+                    full = self._log_bodies is LogBodies.ALL or (
+                        self._log_bodies is LogBodies.GENAI_EVENTS
+                        and (event or is_genai_log(lr)))
+                    if full or self._scan_all or self._other_bodies_patterns:
+                        self._any_value(rec, lr.body, patterns_only=not full, depth=0)
+                if rec.leaves:
+                    yield rec
 
     # -- visitors -------------------------------------------------------------------------
     def _is_content_event(self, lr: Any) -> bool:

@@ -104,6 +104,7 @@ class RedactionProcessor(Processor):
         self.backend = backend
         self.stats = stats
         self._walker = ContentWalker(config)
+        self.interest = self._walker.interest()
         self._operators = operators
         self._fingerprint = fingerprint
         self._key_id = key_id
@@ -127,8 +128,8 @@ class RedactionProcessor(Processor):
         await self.backend.shutdown()
 
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
-        walk = (self._walker.iter_traces(batch) if ctx.signal is Signal.TRACES
-                else self._walker.iter_logs(batch))
+        walk = (self._walker.iter_traces(batch, ctx.scopes) if ctx.signal is Signal.TRACES
+                else self._walker.iter_logs(batch, ctx.scopes))
         records: list[Record] = []
         requested: set[tuple[str, bool]] = set()
         todo: list[tuple[str, bool]] = []
@@ -158,6 +159,7 @@ class RedactionProcessor(Processor):
                         todo = []
                     await asyncio.sleep(0)
             if not records:
+                ctx.untouched()
                 return batch
             if todo:
                 tasks.append(asyncio.ensure_future(self.redact_texts(todo)))

@@ -35,10 +35,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from processors import genai
-from processors.genai import routing
 from processors.cost.config import CompatKeys, CostConfig
 from processors.cost.overrides import Overrides
 from processors.cost.pricing import Catalog, Cost, Match, Miss, compute
+from processors.genai import routing
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Host, Processor, Signal
 from sidecar.config import ConfigError

@@ -20,6 +20,7 @@ from pathlib import Path
 #: Benchmark name -> module under bench/. Explicit, in the order they run.
 BENCHES: dict[str, str] = {
     "runtime": "bench.runtime",
+    "mixed": "bench.mixed",
     "cost": "bench.cost",
     "derived": "bench.derived",
     "redaction": "bench.redaction",

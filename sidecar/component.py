@@ -103,6 +103,8 @@ class BatchContext:
     scratch: dict[Any, Any] = field(default_factory=dict)
     scopes: list[tuple[Any, Any]] | None = None
     untouched_stages: int = 0
+    #: ``loop.time()`` by which the request's answer is due (its gRPC deadline); None: none.
+    deadline: float | None = None
 
     def containers(self, request: Any) -> Iterator[tuple[Any, Any]]:
         """The request's (resource, scope) containers a processor must look at: ``(rs, ss)``

@@ -168,7 +168,7 @@ class Pipeline:
         items = count_items(signal, request)
         self._received[signal].inc(items)
         chain = self._chains[signal]
-        ctx = BatchContext(signal)
+        ctx = BatchContext(signal, deadline=deadline)
         wire = self._filters[signal]
         if chain and wire is not None and not wire.search(payload):
             chain = ()  # nothing in it for any stage: forwarded as received

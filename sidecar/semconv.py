@@ -65,6 +65,8 @@ REDACTION_COUNT = "redaction.pii.count"
 REDACTION_TYPES = "redaction.pii.types"
 REDACTION_STATUS = "redaction.pii.status"
 REDACTION_FAILED_TEXT = "[REDACTION_FAILED]"
+#: Content withheld because the workers could not analyze it in time (overload.policy withhold).
+REDACTION_DEFERRED_TEXT = "[REDACTION_DEFERRED]"
 #: What a value becomes under the ``drop`` operator.
 REDACTION_DROPPED_TEXT = "[REDACTED]"
 #: The operator's label of the pseudonym key, on spans / log records carrying pseudonyms.
@@ -79,6 +81,7 @@ REDACTION_METADATA_KEYS = frozenset({
 #: The redaction processor's own Prometheus counters (health, never content).
 OWN_REDACTION_VALUES = "genai_sidecar_redaction_values"
 OWN_REDACTION_FAILURES = "genai_sidecar_redaction_failures"
+OWN_REDACTION_DEFERRED = "genai_sidecar_redaction_deferred"
 OWN_REDACTION_CACHE = "genai_sidecar_redaction_cache_lookups"
 OWN_REDACTION_WORKER_RESTARTS = "genai_sidecar_redaction_worker_restarts"
 
@@ -326,6 +329,8 @@ PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"
 #: The redaction processor's own failure counter, on the sidecar's /metrics (not derived): it
 #: also covers log records, which the derived redaction.pii.spans does not see.
 PROM_OWN_REDACTION_FAILURES = "genai_sidecar_redaction_failures_total"
+#: Texts withheld as [REDACTION_DEFERRED] (overload), on the sidecar's /metrics.
+PROM_OWN_REDACTION_DEFERRED = f"{OWN_REDACTION_DEFERRED}_total"
 #: Where finish reasons are found on spans (read), first present wins; string or string array.
 FINISH_REASONS_KEYS = (
     "gen_ai.response.finish_reasons", "ai.response.finishReason",

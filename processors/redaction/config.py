@@ -289,6 +289,30 @@ class LimitsConfig(StrictModel):
     cache_size: int = Field(50_000, ge=0)
 
 
+class OverloadPolicy(enum.StrEnum):
+    """What happens to content the workers cannot analyze in time."""
+
+    #: Withheld: replaced by ``[REDACTION_DEFERRED]`` (status ``deferred``, counted), never
+    #: forwarded raw; the item (cost, tokens, timings) is forwarded on time.
+    WITHHOLD = "withhold"
+    #: The request waits for its analysis (back-pressure: the collector's queue fills).
+    WAIT = "wait"
+
+
+class OverloadConfig(StrictModel):
+    """When content arrives faster than the workers analyze it."""
+
+    policy: OverloadPolicy = OverloadPolicy.WITHHOLD
+    #: Longest a request's content may wait for analysis (never past the request's own gRPC
+    #: deadline); what is not answered by then is withheld.
+    budget: Duration = Field(2.0, gt=0)
+    #: Content is queued for the workers only while their backlog (queued characters over the
+    #: measured rate) is shorter than this; beyond, it is withheld at once. This bounds the
+    #: latency a flood adds to every request, and so the collector's throughput with its
+    #: fixed number of export consumers.
+    max_backlog: Duration = Field(0.25, gt=0)
+
+
 class RedactionConfig(StrictModel):
     """``processors.redaction``: find and replace PII in GenAI content."""
 
@@ -311,6 +335,7 @@ class RedactionConfig(StrictModel):
     content: ContentConfig = ContentConfig()
     workers: WorkersConfig = WorkersConfig()
     limits: LimitsConfig = LimitsConfig()
+    overload: OverloadConfig = OverloadConfig()
 
     @field_validator("thresholds", "operators")
     @classmethod

@@ -52,6 +52,8 @@ class Status:
     CLEAN = "clean"
     REDACTED = "redacted"
     FAILED = "failed"
+    #: Some content withheld unanalyzed (overload); the rest redacted as usual.
+    DEFERRED = "deferred"
 
 
 #: `Leaf.slot` of a leaf that is an AnyValue's ``string_value``.
@@ -98,11 +100,15 @@ class Record:
         """Write replacements and the summary; returns the record's total (text unused)."""
         count = 0
         types: set[str] = set()
-        failed = pseudo = False
+        failed = pseudo = deferred = False
         for leaf in self.leaves:
             r = leaf.forced or results.get((leaf.text, leaf.patterns_only), FAILED)
             if r.failed:
                 failed = True
+            elif r.deferred:
+                deferred = True
+                leaf.set(r.text)
+                continue
             elif r.count:
                 count += r.count
                 types.update(r.types)
@@ -111,10 +117,12 @@ class Record:
                 leaf.set(r.text)
         for fin in self.finalizers:
             fin()
-        status = Status.FAILED if failed else Status.REDACTED if count else Status.CLEAN
+        status = (Status.FAILED if failed else Status.DEFERRED if deferred
+                  else Status.REDACTED if count else Status.CLEAN)
         _set_summary(self.attributes, count, sorted(types), status,
                      key_id if pseudo else None, self.summarized)
-        return Redacted("", count, frozenset(types), failed=failed)
+        return Redacted("", count, frozenset(types), failed=failed,
+                        deferred=deferred and not failed)
 
 
 def _set_summary(attrs, count: int, types: list[str], status: str, key_id: str | None,

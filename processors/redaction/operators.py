@@ -30,9 +30,12 @@ class Redacted:
     types: frozenset[str]
     failed: bool = False
     pseudonymized: bool = False
+    #: Not analyzed in time (overload); withheld.
+    deferred: bool = False
 
 
 FAILED = Redacted(semconv.REDACTION_FAILED_TEXT, 0, frozenset(), failed=True)
+DEFERRED = Redacted(semconv.REDACTION_DEFERRED_TEXT, 0, frozenset(), deferred=True)
 #: Shortest pseudonym key accepted: 256 bits, so that no dictionary recovers it.
 MIN_KEY_BYTES = 32
 #: Hex digits of a pseudonym: 64 bits, so that distinct values do not collide (an 8-digit

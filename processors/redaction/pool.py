@@ -64,6 +64,12 @@ def available_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
         pass
     return max(1, cpus)
 
+#: Characters per second per worker assumed before any chunk finished (NER on this project's
+#: 2-core reference machine analyzes ~150k; patterns mode far more). Then measured.
+_INITIAL_RATE = 100_000.0
+#: Weight of each finished chunk in the measured rate.
+_RATE_WEIGHT = 0.2
+
 class Backend(Protocol):
     """Where texts are analyzed."""
 
@@ -120,12 +126,15 @@ def _worker_main(conn: Any, spec: EngineSpec) -> None:
 class _Job:
     """One chunk of texts and the future its outcomes are delivered to."""
 
-    __slots__ = ("flags", "future", "texts")
+    __slots__ = ("chars", "flags", "future", "started", "texts")
 
     def __init__(self, texts: list[str], flags: list[bool], future: asyncio.Future) -> None:
         self.texts = texts
         self.flags = flags
         self.future = future
+        self.chars = sum(map(len, texts))
+        #: ``loop.time()`` when a worker began on it.
+        self.started = 0.0
 
 
 class _Worker:
@@ -200,6 +209,8 @@ class WorkerPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._closed = False
+        #: Characters per second one worker analyzes (moving average of finished chunks).
+        self._rate = _INITIAL_RATE
 
     @property
     def size(self) -> int:
@@ -294,6 +305,18 @@ class WorkerPool:
         while self._spawning:
             await asyncio.gather(*self._spawning, return_exceptions=True)
 
+    def backlog_seconds(self) -> float:
+        """How long work queued now would wait: characters not analyzed yet (queued and in
+        the workers) over the measured rate of the serving workers."""
+        pending = sum(j.chars for j in self._queue if not j.future.done())
+        pending += sum(j.chars for w in self._serving for j in w.inflight)
+        return pending / (self._rate * max(1, len(self._serving)))
+
+    def admissible_chars(self, within: float) -> float:
+        """Characters that could be queued now and still be analyzed within ``within``
+        seconds (negative when the backlog alone is longer)."""
+        return (within - self.backlog_seconds()) * self._rate * max(1, len(self._serving))
+
     # -- the hot path ---------------------------------------------------------------------
     async def analyze(self, texts: Sequence[str], patterns_only: Sequence[bool]) -> list[Outcome]:
         """Outcomes for ``texts``, chunked over the workers; failures come back as None."""
@@ -356,6 +379,7 @@ class WorkerPool:
         """Start the deadline of the chunk the worker takes now."""
         assert self._loop is not None
         job = worker.inflight[0]
+        job.started = self._loop.time()
         worker.timer = self._loop.call_later(self._value_timeout * len(job.texts),
                                              self._expired, worker, job)
 
@@ -368,6 +392,9 @@ class WorkerPool:
             while worker.conn.poll():
                 kind, payload = worker.conn.recv()
                 job = worker.inflight.popleft()
+                elapsed = self._loop.time() - job.started if self._loop else 0.0
+                if elapsed > 0 and job.chars:
+                    self._rate += _RATE_WEIGHT * (job.chars / elapsed - self._rate)
                 if worker.timer is not None:
                     worker.timer.cancel()
                     worker.timer = None

@@ -7,6 +7,12 @@ workers start while the rest is walked. Then apply the operators to the findings
 texts back and the summary attributes (``redaction.pii.count`` / ``types`` / ``status``). A
 text that could not be analyzed becomes ``[REDACTION_FAILED]``; its record's status is
 ``failed``. The event loop gets a turn between slices, walking and writing back.
+
+Overload (``overload.policy: withhold``, the default): a request's content gets at most
+``overload.budget`` (less when the request's own deadline is nearer). Texts the workers' backlog
+cannot reach in that time are not queued, and texts still unanswered when it ends are given up
+(their queued chunks skipped); both become ``[REDACTION_DEFERRED]`` and their records' status
+``deferred``. Nothing unanalyzed is forwarded raw, and the request is answered on time.
 """
 
 from __future__ import annotations
@@ -19,15 +25,17 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from processors.redaction.config import Mode, RedactionConfig
+from processors.redaction.config import Mode, OverloadPolicy, RedactionConfig
 from processors.redaction.content import ContentWalker, Record, Status
-from processors.redaction.operators import FAILED, Operators, Redacted
+from processors.redaction.operators import DEFERRED, FAILED, Operators, Redacted
 from processors.redaction.pool import Backend
 from sidecar import semconv
 from sidecar.component import BatchContext, Host, Processor, Signal
 
 #: Records walked (and later written back) between two turns of the event loop.
 _SLICE = 64
+#: Answer this long before the request's deadline: the rest of the chain and the export.
+_ANSWER_MARGIN = 0.5
 
 
 class ResultCache:
@@ -70,6 +78,10 @@ class RedactionStats:
         self.failures = Counter(semconv.OWN_REDACTION_FAILURES,
                                 "Texts withheld as [REDACTION_FAILED], by reason.",
                                 ["reason"], registry=r)
+        self.deferred = Counter(semconv.OWN_REDACTION_DEFERRED,
+                                "Texts withheld as [REDACTION_DEFERRED]: not analyzed within "
+                                "the overload budget, by reason (backlog: not queued; "
+                                "deadline: given up while queued).", ["reason"], registry=r)
         self.cache = Counter(semconv.OWN_REDACTION_CACHE, "Result cache lookups, by result.",
                              ["result"], registry=r)
         self.restarts = Counter(semconv.OWN_REDACTION_WORKER_RESTARTS,
@@ -110,6 +122,9 @@ class RedactionProcessor(Processor):
         self._key_id = key_id
         self._cache = ResultCache(config.limits.cache_size)
         self._patterns_mode = config.mode is Mode.PATTERNS
+        self._withhold = config.overload.policy is OverloadPolicy.WITHHOLD
+        self._budget = config.overload.budget
+        self._max_backlog = config.overload.max_backlog
         self._hit = stats.cache.labels("hit")
         self._miss = stats.cache.labels("miss")
         self._started = False
@@ -130,10 +145,17 @@ class RedactionProcessor(Processor):
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         walk = (self._walker.iter_traces(batch, ctx.scopes) if ctx.signal is Signal.TRACES
                 else self._walker.iter_logs(batch, ctx.scopes))
+        loop = asyncio.get_running_loop()
+        until = None
+        if self._withhold:
+            until = loop.time() + self._budget
+            if ctx.deadline is not None:
+                until = min(until, ctx.deadline - _ANSWER_MARGIN)
         records: list[Record] = []
         requested: set[tuple[str, bool]] = set()
         todo: list[tuple[str, bool]] = []
-        tasks: list[asyncio.Future[dict[tuple[str, bool], Redacted]]] = []
+        tasks: list[tuple[asyncio.Future[dict[tuple[str, bool], Redacted]],
+                          list[tuple[str, bool]]]] = []
         forced = 0
         try:
             # Every _SLICE records: send that slice's new texts to the workers and give the
@@ -155,27 +177,43 @@ class RedactionProcessor(Processor):
                         todo.append(key)
                 if len(records) % _SLICE == 0:
                     if todo:
-                        tasks.append(asyncio.ensure_future(self.redact_texts(todo)))
+                        tasks.append((asyncio.ensure_future(self.redact_texts(todo, until)),
+                                      todo))
                         todo = []
                     await asyncio.sleep(0)
             if not records:
                 ctx.untouched()
                 return batch
             if todo:
-                tasks.append(asyncio.ensure_future(self.redact_texts(todo)))
+                tasks.append((asyncio.ensure_future(self.redact_texts(todo, until)), todo))
             results: dict[tuple[str, bool], Redacted] = {}
-            for task in tasks:
-                results.update(await task)
+            if until is None:
+                for task, _keys in tasks:
+                    results.update(await task)
+            elif tasks:
+                done, _pending = await asyncio.wait(
+                    [t for t, _ in tasks], timeout=max(0.0, until - loop.time()))
+                given_up = 0
+                for task, keys in tasks:
+                    if task in done:
+                        results.update(task.result())
+                    else:
+                        task.cancel()  # its queued chunks are skipped
+                        given_up += len(keys)
+                        for key in keys:
+                            results[key] = DEFERRED
+                if given_up:
+                    self.stats.deferred.labels("deadline").inc(given_up)
         except BaseException:
-            for task in tasks:
+            for task, _keys in tasks:
                 task.cancel()
             raise
         if forced:
             self.stats.failure("size_cap", forced)
-        counts = {Status.FAILED: 0, Status.REDACTED: 0, Status.CLEAN: 0}
+        counts = {Status.FAILED: 0, Status.DEFERRED: 0, Status.REDACTED: 0, Status.CLEAN: 0}
         for i, rec in enumerate(records, 1):
             total = rec.apply(results, self._key_id)
-            counts[Status.FAILED if total.failed else (
+            counts[Status.FAILED if total.failed else Status.DEFERRED if total.deferred else (
                 Status.REDACTED if total.count else Status.CLEAN)] += 1
             if i % _SLICE == 0:
                 await asyncio.sleep(0)
@@ -185,9 +223,10 @@ class RedactionProcessor(Processor):
         return batch
 
     async def redact_texts(
-        self, keys: Iterable[tuple[str, bool]]
+        self, keys: Iterable[tuple[str, bool]], until: float | None = None
     ) -> dict[tuple[str, bool], Redacted]:
-        """Outcome per distinct (text, patterns_only): cached, else analyzed."""
+        """Outcome per distinct (text, patterns_only): cached, else analyzed; with ``until``
+        (``loop.time()``), `DEFERRED` when the backend's backlog cannot reach them by then."""
         results: dict[tuple[str, bool], Redacted] = {}
         todo: list[tuple[tuple[str, bool], Any]] = []
         fp = self._fingerprint
@@ -206,6 +245,21 @@ class RedactionProcessor(Processor):
             self._hit.inc(len(results))
         if todo:
             self._miss.inc(len(todo))
+        admissible = getattr(self.backend, "admissible_chars", None)
+        if todo and until is not None and admissible is not None:
+            # Queue what the workers can reach in time (at least one text while there is
+            # room at all); withhold the rest now rather than let it wait and expire.
+            room = admissible(min(self._max_backlog, until - asyncio.get_running_loop().time()))
+            admitted = []
+            for item in todo:
+                if room > 0:
+                    admitted.append(item)
+                    room -= len(item[0][0])
+                else:
+                    results[item[0]] = DEFERRED
+            if len(admitted) < len(todo):
+                self.stats.deferred.labels("backlog").inc(len(todo) - len(admitted))
+            todo = admitted
         if todo:
             outcomes = await self.backend.analyze([k[0] for k, _ in todo],
                                                   [k[1] and not self._patterns_mode

@@ -138,6 +138,154 @@ async def test_deadline_fails_closed(blocking_analyzer):
     assert p.stats.failures.labels("timeout")._value.get() == 1
 
 
+async def test_content_not_analyzed_within_the_budget_is_withheld_and_the_item_forwarded(
+        blocking_analyzer):
+    import time
+
+    from sidecar.component import BatchContext
+    p = make(blocking_analyzer, overload={"budget": "200ms"})
+    req = span_request(**{"gen_ai.prompt": TEXT, "gen_ai.request.model": "gpt-4o"})
+    t0 = time.perf_counter()
+    out = attrs_of(await p.process(req, BatchContext(Signal.TRACES)))
+    elapsed = time.perf_counter() - t0
+    blocking_analyzer.release.set()
+    assert out["gen_ai.prompt"] == semconv.REDACTION_DEFERRED_TEXT
+    assert out["gen_ai.request.model"] == "gpt-4o"
+    assert out[semconv.REDACTION_STATUS] == "deferred"
+    assert p.stats.deferred.labels("deadline")._value.get() == 1
+    assert p.stats.values.labels("deferred")._value.get() == 1
+    assert elapsed < 5  # answered at the budget, not at the analyzer's pace
+
+
+async def test_the_request_deadline_caps_the_budget(blocking_analyzer):
+    import asyncio
+
+    from sidecar.component import BatchContext
+    p = make(blocking_analyzer, overload={"budget": "30s"})
+    loop = asyncio.get_running_loop()
+    ctx = BatchContext(Signal.TRACES, deadline=loop.time() + 0.7)  # answer 0.5 s before
+    out = attrs_of(await p.process(span_request(**{"gen_ai.prompt": TEXT}), ctx))
+    blocking_analyzer.release.set()
+    assert out["gen_ai.prompt"] == semconv.REDACTION_DEFERRED_TEXT
+    assert loop.time() < ctx.deadline
+
+
+class Backlogged:
+    """A backend that reports a long backlog and must never be asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def admissible_chars(self, within: float) -> float:
+        return (within - 60.0) * 1000
+
+    async def start(self):
+        return None
+
+    async def analyze(self, texts, flags):
+        self.asked += 1
+        return [[] for _ in texts]
+
+    async def shutdown(self):
+        return None
+
+
+def test_content_the_backlog_cannot_reach_is_withheld_without_queueing():
+    backend = Backlogged()
+    p = create(RedactionConfig.model_validate({"overload": {"budget": "1s"}}), backend=backend)
+    out = attrs_of(run(p, Signal.TRACES, span_request(**{"gen_ai.prompt": TEXT})))
+    assert out["gen_ai.prompt"] == semconv.REDACTION_DEFERRED_TEXT
+    assert backend.asked == 0 and p.stats.deferred.labels("backlog")._value.get() == 1
+    # With the wait policy the same backlog is waited for.
+    q = create(RedactionConfig.model_validate({"overload": {"policy": "wait"}}),
+               backend=backend)
+    out = attrs_of(run(q, Signal.TRACES, span_request(**{"gen_ai.prompt": TEXT})))
+    assert out["gen_ai.prompt"] == TEXT and backend.asked == 1
+
+
+async def test_worker_pool_backlog_is_pending_characters_over_the_measured_rate():
+    import asyncio
+
+    from processors.redaction.engine import EngineSpec
+    from processors.redaction.pool import _INITIAL_RATE, WorkerPool, _Job
+
+    pool = WorkerPool(EngineSpec.from_config(RedactionConfig(mode="patterns")), 1, "spawn",
+                      16, 5.0, 60.0)
+    assert pool.backlog_seconds() == 0
+    loop = asyncio.get_running_loop()
+    live, gone = loop.create_future(), loop.create_future()
+    gone.cancel()  # a caller that gave up: its chunk will be skipped, it is no backlog
+    pool._queue.extend([_Job(["a" * 50_000], [False], live),
+                        _Job(["b" * 70_000], [False], gone)])
+    assert pool.backlog_seconds() == 50_000 / _INITIAL_RATE
+    pool._rate = 10_000.0
+    assert pool.backlog_seconds() == 5.0
+    assert pool.admissible_chars(6.0) == 10_000.0 and pool.admissible_chars(1.0) < 0
+
+
+async def test_wait_policy_waits_for_the_analysis():
+    import asyncio
+
+    class Slow:
+        def analyze(self, texts, flags):
+            import time
+            time.sleep(0.5)
+            return [[] for _ in texts]
+
+    p = make(Slow(), overload={"policy": "wait", "budget": "100ms"})
+    from sidecar.component import BatchContext
+    out = attrs_of(await p.process(span_request(**{"gen_ai.prompt": TEXT}),
+                                   BatchContext(Signal.TRACES)))
+    await asyncio.sleep(0)
+    assert out["gen_ai.prompt"] == TEXT and out[semconv.REDACTION_STATUS] == "clean"
+
+
+async def test_flood_loses_nothing_and_forwards_no_raw_content(patterns_analyzer):
+    """64 concurrent requests of 10 spans each, every span with its own e-mail, against an
+    analyzer that takes 20 ms a chunk: every span comes back, each prompt either redacted or
+    withheld, none raw, and every request answered near its budget."""
+    import asyncio
+    import time
+
+    class Slow:
+        def analyze(self, texts, flags):
+            time.sleep(0.02)
+            return patterns_analyzer.analyze(texts, flags)
+
+    p = make(Slow(), overload={"budget": "300ms"})
+    from sidecar.component import BatchContext
+
+    def request(r: int):
+        req = span_request(**{"gen_ai.prompt": "x"})
+        spans = req.resource_spans[0].scope_spans[0].spans
+        template = spans[0]
+        del spans[:]
+        for i in range(10):  # one chunk (workers.batch_size 16)
+            s = spans.add()
+            s.CopyFrom(template)
+            s.attributes[0].value.string_value = f"Mail user{r}x{i}@example.com now"
+        return req
+
+    async def one(r: int):
+        t0 = time.perf_counter()
+        out = await p.process(request(r), BatchContext(Signal.TRACES))
+        return out, time.perf_counter() - t0
+
+    results = await asyncio.gather(*(one(r) for r in range(64)))
+    statuses = []
+    for out, elapsed in results:
+        spans = out.resource_spans[0].scope_spans[0].spans
+        assert len(spans) == 10
+        for s in spans:
+            a = {kv.key: kv.value.string_value for kv in s.attributes}
+            assert "@example.com" not in a["gen_ai.prompt"]
+            assert a["gen_ai.prompt"] in ("Mail <EMAIL_ADDRESS> now",
+                                          semconv.REDACTION_DEFERRED_TEXT)
+            statuses.append(a[semconv.REDACTION_STATUS])
+        assert elapsed < 3
+    assert "deferred" in statuses and "redacted" in statuses
+
+
 def test_size_cap_fails_closed_without_analysis(patterns_analyzer):
     counting = CountingAnalyzer(patterns_analyzer)
     p = make(counting, limits={"max_text_chars": 10})

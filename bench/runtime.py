@@ -75,9 +75,9 @@ class _Touch(Processor):
 
 def _sidecar_server(port: int, downstream: int, chain: str, ready: Any, cpu: int) -> None:
     _pin(cpu)
-    from sidecar.config import build_config
     from sidecar.exporter import OtlpExporter
     from sidecar.pipeline import Pipeline
+    from sidecar.registry import build_config
     from sidecar.server import OtlpReceiver
     from sidecar.telemetry import Telemetry
 

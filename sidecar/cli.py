@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from processors.cost.cli import add_price
 from processors.redaction.cli import add_keygen, add_redact
 from sidecar.app import Sidecar, version
-from sidecar.config import ConfigError, load_config
+from sidecar.config import ConfigError
+from sidecar.registry import load_config
 from sidecar.telemetry import configure_logging
 
 log = logging.getLogger("sidecar.cli")
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)
+    # The processors' own commands load configs with the distribution's factories too.
+    parser.set_defaults(load_config=load_config)
     return parser
 
 

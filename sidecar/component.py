@@ -18,8 +18,9 @@ import abc
 import asyncio
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -172,3 +173,28 @@ class Processor(abc.ABC):
 
     async def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Flush and release resources. Idempotent; safe without ``start``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    """How to configure and build one processor type."""
+
+    type: str
+    signals: frozenset[Signal]
+    config_type: type[Any]
+    default_config: Callable[[], Any]
+    create: Callable[[Any], Processor]
+    #: Types that must run before this one in any pipeline that holds them.
+    after: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, package: ModuleType) -> Factory:
+        """The factory a processor package exposes."""
+        return cls(
+            type=package.TYPE,
+            signals=frozenset(package.SIGNALS),
+            config_type=type(package.default_config()),
+            default_config=package.default_config,
+            create=package.create,
+            after=frozenset(getattr(package, "AFTER", ())),
+        )

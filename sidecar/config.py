@@ -27,7 +27,7 @@ from pydantic import (
     ValidationError,
 )
 
-from sidecar.component import Signal
+from sidecar.component import Factory, Signal
 
 DEFAULT_CONFIG_RESOURCE = "default.yaml"
 
@@ -187,6 +187,8 @@ class ProcessorSpec:
     name: str
     type: str
     config: BaseModel
+    #: What builds it (`sidecar.registry.FACTORIES` in this distribution).
+    factory: Factory
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,14 +274,15 @@ def build_config(
     data: Mapping[str, Any],
     source: str = "config",
     env: Mapping[str, str] | None = None,
+    *,
+    factories: Mapping[str, Factory],
 ) -> SidecarConfig:
-    """Validate a parsed config mapping into a `SidecarConfig`.
+    """Validate a parsed config mapping into a `SidecarConfig`, against the processor types
+    of ``factories`` (the distribution's, `sidecar.registry`).
 
     Raises:
         ConfigError: with every problem found, each naming its YAML path.
     """
-    from sidecar import registry  # late: the registry imports processor packages
-
     errors: list[str] = []
     data = _substitute_env(dict(data), (), os.environ if env is None else env, errors)
     try:
@@ -292,9 +295,9 @@ def build_config(
     specs: dict[str, ProcessorSpec] = {}
     for name, settings in (section if isinstance(section, dict) else {}).items():
         type_name = str(name).split("/", 1)[0]
-        factory = registry.FACTORIES.get(type_name)
+        factory = factories.get(type_name)
         if factory is None:
-            known = ", ".join(sorted(registry.FACTORIES)) or "(none)"
+            known = ", ".join(sorted(factories)) or "(none)"
             errors.append(
                 f"processors.{name}: unknown processor type {type_name!r}; known: {known}"
             )
@@ -304,7 +307,7 @@ def build_config(
         except ValidationError as exc:
             errors.extend(validation_errors(exc, ("processors", name)))
             continue
-        specs[name] = ProcessorSpec(name=name, type=type_name, config=cfg)
+        specs[name] = ProcessorSpec(name=name, type=type_name, config=cfg, factory=factory)
     if raw is None:
         raise ConfigError(errors, source)
 
@@ -317,7 +320,7 @@ def build_config(
                 defined = ", ".join(sorted(raw.processors)) or "(none)"
                 errors.append(f"{where}: processor {pname!r} is not defined; defined: {defined}")
             elif pname in specs:
-                factory = registry.FACTORIES[specs[pname].type]
+                factory = specs[pname].factory
                 if signal not in factory.signals:
                     allowed = ", ".join(sorted(s.value for s in factory.signals))
                     errors.append(
@@ -326,7 +329,7 @@ def build_config(
                     )
             if chain.count(pname) > 1 and chain.index(pname) != i:
                 errors.append(f"{where}: processor {pname!r} appears twice in this pipeline")
-        errors.extend(_order_errors(signal, chain, specs, registry.FACTORIES))
+        errors.extend(_order_errors(signal, chain, specs))
         pipelines[signal] = tuple(chain)
 
     if errors:
@@ -341,8 +344,8 @@ def build_config(
     )
 
 
-def _order_errors(signal: Signal, chain: Sequence[str], specs: Mapping[str, ProcessorSpec],
-                  factories: Mapping[str, Any]) -> list[str]:
+def _order_errors(signal: Signal, chain: Sequence[str],
+                  specs: Mapping[str, ProcessorSpec]) -> list[str]:
     """A processor placed before one whose results it reads (its factory's ``after``)."""
     errors = []
     for i, pname in enumerate(chain):
@@ -351,7 +354,7 @@ def _order_errors(signal: Signal, chain: Sequence[str], specs: Mapping[str, Proc
             continue
         for j in range(i + 1, len(chain)):
             later = specs.get(chain[j])
-            if later is not None and later.type in factories[spec.type].after:
+            if later is not None and later.type in spec.factory.after:
                 errors.append(
                     f"pipelines.{signal.value}[{i}]: processor {pname!r} must come after "
                     f"{chain[j]!r} (pipelines.{signal.value}[{j}]): it reads what "
@@ -369,6 +372,8 @@ def load_config(
     path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    factories: Mapping[str, Factory],
 ) -> SidecarConfig:
     """Load and validate a config file, or the embedded default when ``path`` is None.
 
@@ -397,4 +402,4 @@ def load_config(
                 node[key] = child
             node = child
         node[leaf] = value
-    return build_config(data, source, env)
+    return build_config(data, source, env, factories=factories)

@@ -38,7 +38,6 @@ from sidecar.component import (
 )
 from sidecar.config import SidecarConfig
 from sidecar.exporter import ExportError, OtlpExporter
-from sidecar.registry import FACTORIES
 from sidecar.telemetry import Telemetry
 from sidecar.wire import WireFilter
 
@@ -67,7 +66,7 @@ def build_processors(config: SidecarConfig) -> dict[str, Processor]:
     """
     used = {name for chain in config.pipelines.values() for name in chain}
     return {
-        name: FACTORIES[spec.type].create(spec.config)
+        name: spec.factory.create(spec.config)
         for name, spec in config.processors.items()
         if name in used
     }

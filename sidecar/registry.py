@@ -1,4 +1,9 @@
-"""Processor type name -> factory. An explicit, literal list: no discovery, no entry points.
+"""The composition root: processor type name -> factory, and config loading with them.
+
+An explicit, literal list: no discovery, no entry points. Nothing else imports the processor
+packages to find them: `sidecar.config` validates against the factories it is given, the
+pipeline builds each processor from its spec's factory, and the CLI passes `load_config`
+(bound to these factories) to the processors' own commands.
 
 Each processor package exposes ``TYPE`` (its name in config files), ``SIGNALS`` (the pipelines
 it may appear in), ``default_config()`` (an instance of its frozen config model) and
@@ -10,47 +15,37 @@ means adding its package to `_PACKAGES`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
-from pydantic import BaseModel
+from sidecar import config as _config
+from sidecar.component import Factory
 
-from sidecar.component import Processor, Signal
-
-
-@dataclass(frozen=True, slots=True)
-class Factory:
-    """How to configure and build one processor type."""
-
-    type: str
-    signals: frozenset[Signal]
-    config_type: type[BaseModel]
-    default_config: Callable[[], BaseModel]
-    create: Callable[[BaseModel], Processor]
-    #: Types that must run before this one in any pipeline that holds them.
-    after: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, package: ModuleType) -> Factory:
-        """The factory a processor package exposes."""
-        return cls(
-            type=package.TYPE,
-            signals=frozenset(package.SIGNALS),
-            config_type=type(package.default_config()),
-            default_config=package.default_config,
-            create=package.create,
-            after=frozenset(getattr(package, "AFTER", ())),
-        )
+__all__ = ["FACTORIES", "Factory", "build_config", "load_config"]
 
 
-import processors.cost  # noqa: E402 - after Factory: packages import sidecar modules
-import processors.logs  # noqa: E402
-import processors.metrics  # noqa: E402
-import processors.redaction  # noqa: E402
+import processors.cost
+import processors.logs
+import processors.metrics
+import processors.redaction
 
 _PACKAGES: tuple[ModuleType, ...] = (
     processors.cost, processors.redaction, processors.metrics, processors.logs,
 )
 
 FACTORIES: dict[str, Factory] = {f.type: f for f in map(Factory.of, _PACKAGES)}
+
+
+def build_config(data: Mapping[str, Any], source: str = "config",
+                 env: Mapping[str, str] | None = None) -> _config.SidecarConfig:
+    """`sidecar.config.build_config` with the processors of this distribution."""
+    return _config.build_config(data, source, env, factories=FACTORIES)
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                overrides: Mapping[str, Any] | None = None,
+                env: Mapping[str, str] | None = None) -> _config.SidecarConfig:
+    """`sidecar.config.load_config` with the processors of this distribution."""
+    return _config.load_config(path, overrides, env, factories=FACTORIES)

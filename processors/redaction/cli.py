@@ -15,11 +15,12 @@ import logging
 import sys
 
 from processors.redaction.config import RedactionConfig
-from sidecar.config import ConfigError, load_config
+from sidecar.config import ConfigError
 
 
-def _redaction_config(path: str | None) -> RedactionConfig:
-    config = load_config(path)
+def _redaction_config(args: argparse.Namespace) -> RedactionConfig:
+    path = args.config
+    config = args.load_config(path)  # sidecar.cli sets it: the registry's loader
     for spec in config.processors.values():
         if spec.type == "redaction":
             return spec.config  # type: ignore[return-value]
@@ -35,7 +36,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # per-text warnings
     try:
-        cfg = _redaction_config(args.config)
+        cfg = _redaction_config(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

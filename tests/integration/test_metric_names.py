@@ -28,9 +28,10 @@ pytestmark = pytest.mark.integration
 COLLECTOR_CONFIG = Path(__file__).with_name("metrics-collector.yaml")
 HISTOGRAMS = (sc.PROM_TOKEN_USAGE, sc.PROM_OPERATION_DURATION, sc.PROM_OPERATION_COST,
               sc.PROM_TIME_TO_FIRST_CHUNK)
-#: Recording rules of the rule file, and the sidecar's own counter (its /metrics): not series
+#: Recording rules of the rule file, and the sidecar's own counters (its /metrics): not series
 #: of the derived metrics.
-RECORDED = {sc.PROM_BUDGET_DAILY, sc.PROM_BUDGET_MONTHLY, sc.PROM_OWN_REDACTION_FAILURES}
+RECORDED = {sc.PROM_BUDGET_DAILY, sc.PROM_BUDGET_MONTHLY, sc.PROM_OWN_REDACTION_FAILURES,
+            sc.PROM_OWN_REDACTION_DEFERRED}
 
 
 def _sidecar_config(path: Path, interval: str) -> Path:

@@ -16,9 +16,9 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 
 from sidecar.app import Sidecar
 from sidecar.component import BatchContext, Processor, Signal
-from sidecar.config import StrictModel, build_config
+from sidecar.config import StrictModel
 from sidecar.exporter import ExportError, OtlpExporter
-from sidecar.registry import Factory
+from sidecar.registry import Factory, build_config
 from sidecar.telemetry import Telemetry
 from tests.harness import (
     Sink,

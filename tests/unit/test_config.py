@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.component import Signal
-from sidecar.config import ConfigError, build_config, load_config, parse_yaml
+from sidecar.config import ConfigError, parse_yaml
+from sidecar.registry import build_config, load_config
 
 
 def errors_of(text: str, env: dict[str, str] | None = None) -> list[str]:

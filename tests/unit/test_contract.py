@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from sidecar.component import Processor, Signal
-from sidecar.config import StrictModel, load_config
-from sidecar.registry import _PACKAGES, FACTORIES
+from sidecar.config import StrictModel
+from sidecar.registry import _PACKAGES, FACTORIES, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTORY_PARAMS = [pytest.param(f, id=name) for name, f in sorted(FACTORIES.items())]
@@ -75,3 +75,22 @@ def test_shutdown_without_start_is_safe_and_idempotent(factory):
         await proc.shutdown()
 
     asyncio.run(twice())
+
+
+def test_the_registry_is_the_one_composition_root():
+    """sidecar.config and the pipeline know no processor package; processors never import
+    the registry (the cycle config -> registry -> processors -> config is gone)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sidecar.config, sidecar.pipeline, sidecar.component; "
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith('processors') or m == 'sidecar.registry'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]", out.stdout
+    root = Path(__file__).resolve().parents[2] / "processors"
+    importers = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "sidecar.registry" in p.read_text("utf-8")
+                 or "from sidecar import registry" in p.read_text("utf-8")]
+    assert importers == []

@@ -12,7 +12,8 @@ from processors.cost.config import CostConfig
 from processors.cost.overrides import Overrides
 from processors.cost.processor import CostProcessor
 from sidecar import semconv as sc
-from sidecar.config import ConfigError, build_config
+from sidecar.config import ConfigError
+from sidecar.registry import build_config
 from tests.unit.cost.helpers import WHEN_NS, llm_call
 
 GOOD = """\

@@ -16,7 +16,8 @@ from processors.redaction.operators import KeyError_
 from sidecar import otlpjson, semconv
 from sidecar.cli import main as cli_main
 from sidecar.component import Signal
-from sidecar.config import ConfigError, build_config
+from sidecar.config import ConfigError
+from sidecar.registry import build_config
 from tests.unit.redaction.conftest import CountingAnalyzer, RaisingAnalyzer, make, run
 
 KEY = "k" * 32

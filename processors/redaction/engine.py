@@ -269,6 +269,7 @@ def _analyzer_engine(nlp_engine, spec: EngineSpec, with_ner: bool):
         (Entity.US_SSN, rulesets.ssn_cue_recognizer),
         (Entity.PERSONAL_URL, rulesets.personal_url_recognizer),
         (Entity.PERSON, rulesets.person_header_recognizer),
+        (Entity.PERSON, rulesets.given_name_recognizer),
     )
     for entity, build in builders:
         if entity is None:

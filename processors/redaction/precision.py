@@ -4,11 +4,14 @@
 
 1. Precision rules, one per look-alike class that destroys useful content:
    * IP addresses that are loopback or unspecified (127.0.0.0/8, 0.0.0.0, ::1, ::), and
-     dotted numbers that are versions (``v1.2.3.4``, ``build 10.0.19045.2``, five parts);
+     dotted numbers that are versions (``v1.2.3.4``, ``build 10.0.19045.2``, ``Python
+     3.11.7.0``, a changelog heading ``## 1.4.37.212``, five parts);
    * secrets that are placeholders or references, not values (``os.environ["KEY"]``,
      ``$AWS_ACCESS_KEY_ID``, ``${STRIPE_KEY}``, ``<YOUR_API_KEY>``, ``sk-...``, ``xxxx``);
-   * PERSON findings made only of technology, product or role words (rules/not_names.yaml),
-     or shaped like code (``snake_case``, ``dotted.names``, ``CamelCase()`` calls);
+   * PERSON findings made only of technology, product or role words (rules/not_names.yaml,
+     rules/software_names.txt: widely used packages),
+     or shaped like code (``snake_case``, ``dotted.names``, ``CamelCase()`` calls), or that
+     are a date written out (``Sat Sep 13 05:31:53``);
    * LOCATION findings that are host names (``localhost``) or technology words (Ruby).
 2. Propagation: every other occurrence of a name found in the text, and of each of its
    capitalised words standing alone (the first name used after the full name), is a PERSON
@@ -32,7 +35,7 @@ import unicodedata
 
 import regex
 
-from processors.redaction.keys import rules
+from processors.redaction.keys import RULES, rules
 
 #: One finding: (start, end, entity type, score) -- engine.Finding.
 Finding = tuple[int, int, str, float]
@@ -51,10 +54,19 @@ _PLACEHOLDER = regex.compile(
 _VERSION_BEFORE = regex.compile(
     r"(?i:(?:\bv|version|ver\.?|build|release|rel\.?|firmware|os|kernel|chrome|firefox"
     r"|windows|android|ios|tls|sdk|api|agent|plugin|package|library|image|tag|driver|patch"
-    r"|update|upgrade)[ :=/-]{0,2})$")
+    r"|update|upgrade|python|py|node|nodejs|java|jdk|jre|go|golang|ruby|php|perl|rustc?"
+    r"|gcc|clang|dotnet|\.net|postgres(?:ql)?|mysql|redis|nginx|openssl|glibc|libc)"
+    r"[ :=/-]{0,2})$")
+#: A changelog or release-notes heading: "## 1.4.37.212 (8.4.2026)".
+_HEADING_BEFORE = regex.compile(r"(?m:^[ \t]*#{1,6}[ \t]*\[?v?)$")
 _VERSION_WORD = regex.compile(
     r"(?i:version|versión|versão|release|build|binary|client|agent|server|upgrade|update"
     r"|aktualisiert|mise à jour|actualiz|firmware|kernel|driver|sdk|runtime|cluster)")
+#: A "name" that is a date written out (git's "Sat Sep 13 05:31:53 2025"): weekday or month
+#: words, then a number.
+_DATE_WORDS = regex.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+    r"\.?,?[ ]+){1,2}\d")
 _CODE_SHAPE = regex.compile(r"[_/\\=(){}\[\]<>@#$%^&*+|~`]|\.\w|^[a-z]+[A-Z]\w*$")
 _WORD = regex.compile(r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿA-ZÀ-ÖØ-Þ'\u2019-]{2,}")
 _SEPARATORS = regex.compile(r"[\s,/-]+")
@@ -73,6 +85,7 @@ class Refiner:
     """Precision rules and name propagation for one text's findings (see the module doc)."""
 
     def __init__(self) -> None:
+        self._software = _word_file("software_names")
         self._not_names = frozenset(w.casefold() for w in rules("not_names")["words"])
         self._company_words = frozenset(
             w.casefold() for w in rules("not_names")["company_words"])
@@ -94,7 +107,8 @@ class Refiner:
             # A time zone offset (+0100) or a short code is not a phone number.
             return sum(c.isdigit() for c in value) < 7
         if kind == "PERSON":
-            return self.not_a_name(value) or self._company(value)
+            return (self.not_a_name(value) or self._company(value)
+                    or _DATE_WORDS.match(text, start, end + 4) is not None)
         if kind == "LOCATION":
             return (value.casefold() in ("localhost", "localhost.localdomain")
                     or self.not_a_name(value))
@@ -106,8 +120,12 @@ class Refiner:
             return True
         # The capitalised words decide: "Celery con Redis" is two tools, "Ana de la Cruz" one
         # person; "Jenkins-Pipelines" is a tool's pipelines.
-        words = [w for w in _SEPARATORS.split(value.strip(" .,'\"")) if w[:1].isupper()]
-        return bool(words) and all(w.casefold().strip(".'") in self._not_names for w in words)
+        words = [w.casefold().strip(".'") for w in _SEPARATORS.split(value.strip(" .,'\""))
+                 if w[:1].isupper()]
+        if not words:
+            return False
+        # (a technology word beside another word may be a person: Jenkins Okafor)
+        return all(w in self._not_names or w in self._software for w in words)
 
     def _company(self, value: str) -> bool:
         """A name whose last word says it is a company (Northwind Outfitters, Acme GmbH)."""
@@ -238,6 +256,13 @@ def _fold(word: str) -> str:
     return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
+def _word_file(name: str) -> frozenset[str]:
+    """The casefolded words of rules/<name>.txt (one per line, ``#`` comments)."""
+    path = RULES / f"{name}.txt"
+    return frozenset(line.strip().casefold() for line in path.read_text("utf-8").splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:
     try:
         ip = ipaddress.ip_address(value.strip("[]"))
@@ -256,7 +281,8 @@ def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:
         return True
     if value.startswith("0."):
         return True  # 0.0.0.0/8 is "this network": never a host's address
-    if _VERSION_BEFORE.search(text[max(0, start - 12):start]):
+    if _VERSION_BEFORE.search(text[max(0, start - 12):start]) or _HEADING_BEFORE.search(
+            text[max(0, start - 12):start]):
         return True
     # Small numbers after a version word earlier on the line: version = "0.14.2.1",
     # "Versión 6.1.0.44", "binary 0.9.1.12", "auf 1.31.4.2 aktualisiert".

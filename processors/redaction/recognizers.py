@@ -87,6 +87,7 @@ _US_SUFFIXES = (  # noqa: SIM905 - a word list reads better as one string
     "Station Stravenue Stream Street Streets Summit Terrace Throughway Trace Track Trafficway "
     "Trail Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views Village "
     "Villages Ville Vista Walk Walks Wall Way Ways Well Wells Close Gate Grange Hey Rise Wynd "
+    "Annex Arcade Parade Broadway Esplanade Embankment Quay Wharf Yard Green Chase Croft Drove "
     "St Ave Av Rd Blvd Boulevard Ln Dr Ct Pl Sq Pkwy Hwy Cir Ter Trl Pt Expy Fwy Xing"
 ).split()
 _SUFFIX = "(?:" + "|".join(sorted(set(_US_SUFFIXES), key=len, reverse=True)) + r")\.?"
@@ -94,14 +95,16 @@ _WORD = r"[A-Z][A-Za-z'\u2019.\-]*"
 _UNIT = (r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Fl\.?|Floor|Rm\.?|Room|Bldg\.?|#)"
          r"\s*#?[A-Za-z0-9-]{1,8})")
 _DIRECTION = r"(?:[NSEW]\.?|North|South|East|West|N[EW]|S[EW])"
-_TAIL = (r"(?:(?:,?[ \t]+|,?[ \t]*\n[ \t]*)(?:[A-Z][A-Za-z'\u2019.-]+[ \t]?){1,3},?[ \t]+"
+_TAIL = (r"(?:(?:,?[ \t]+|,?[ \t]*\n[ \t]*)(?:(?:upon|on|under|in|by|le)[ \t]+)?"
+         r"(?:[A-Z][A-Za-z'\u2019.-]+[ \t]?(?:(?:upon|on|under|in|by|le)[ \t]+)?){1,3},?[ \t]+"
          r"(?:[A-Z]{2}[ \t]+)?"
          r"(?:\d{5}(?:-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}))?")
 #: The postcode and town after a European street line, on the same line or the next:
 #: ", 10115 Berlin", "\n69003 Lyon", ", 20121 Milano", ", 60313 Frankfurt am Main".
 _EU_TAIL = (r"(?:(?:,[ \t]*|[ \t]*\n[ \t]*|[ \t]+)(?:[A-Z]{1,2}-)?\d{4,5}[ \t]+"
-            r"[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*(?:[ \t]+(?:(?:am|im|an der|a\. ?M\.|sur|sous|de|del"
-            r"|la|le|les|en|im)[ \t]+)?[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*){0,3})?")
+            # (a town word ending in "." ends the sentence: the next capital is not the town)
+            r"[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019./-]*(?:(?<!\.)[ \t]+(?:(?:am|im|an der|a\. ?M\.|sur"
+            r"|sous|de|del|la|le|les|en|im)[ \t]+)?[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*){0,3})?")
 _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # 2328 Figueroa Skyway Apt. 290, Lake Amanda, NV 77080  /  48 Alex Stravenue
     ("us_number_first",
@@ -128,18 +131,28 @@ _STREET_PATTERNS: list[tuple[str, str, float]] = [
     # 682, avenue de Toussaint / boulevard Dupont
     ("fr",
      r"(?:\b\d{1,5}(?:\s?(?:bis|ter))?,?\s+)?\b(?:rue|avenue|av\.|boulevard|bd|place|chemin"
-     r"|allée|impasse|quai|route|cours|passage|square)\s+(?:(?:de la|de|du|des|d'|l')\s*)?"
-     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*(?:\s+(?:(?:de la|de|du|des|d'|l')\s*)?[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*)"
-     r"{0,3}" + _EU_TAIL, 0.65),
+     r"|allée|impasse|quai|route|cours|passage|square)\s+"
+     r"(?:(?:de la|de|du|des|d'|l'|le|la|les)\s*)?"
+     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*(?:\s+(?:(?:de la|de|du|des|d'|l'|le|la|les)\s*)?"
+     r"[A-ZÀ-Ý][\wÀ-ÿ'\u2019-]*){0,3}(?:\s+\d{1,5}(?=,))?" + _EU_TAIL, 0.65),
+    # Hasselwerder 103, 79837 Ronneburg / Kolonie Baumfreunde 136, 59373 Schloß / Cité
+    # Guynemer 126, 11938 Hemsbach: a street of no known type, held by the postcode and town
+    ("eu_postcode_line",
+     r"\b(?:[A-ZÄÖÜÀ-Ý][\wäöüßÀ-ÿ.'\u2019-]*[ ]){0,2}[A-ZÄÖÜÀ-Ý][\wäöüßÀ-ÿ.'\u2019-]+[ ]"
+     r"\d{1,4}[ ]?[a-z]?,[ \t]*\d{5}[ \t]+[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019./-]*"
+     r"(?:(?<!\.)[ \t]+(?:(?:am|im|an der|sur|sous|de|del|la|le|les|en)[ \t]+)?"
+     r"[A-ZÀ-ÝÄÖÜ][\wÀ-ÿ'\u2019.-]*){0,2}", 0.6),
     # Paseo de Joaquín Feliu 98 Piso 6
     ("es",
      r"(?<!\w)(?:Calle|C/|C\.|Avenida|Av\.|Paseo|Camino|Plaza|Acceso|Vial|Cañada|Ronda"
      r"|Travesía|Pasaje|Pasadizo|Callejón|Carretera|Glorieta|Urbanización|Alameda|Rambla"
      r"|Cuesta|Via|Vía|Rua|Rúa|Avinguda|Carrer|Travessera|Passeig|Praza|Estrada)\s+"
-     r"(?:(?:de la|de los|de las|del|de|da|do|das|dos|d')\s*)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü.]*"
+     r"(?:(?:de la|de los|de las|del|de|da|do|das|dos|d'|la|el|los|las)\s*)?"
+     r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü.]*"
      r"(?:\s+(?:(?:de la|de los|de las|del|de|da|do|das|dos|d'|y|i)\s+)?[A-ZÁÉÍÓÚÑ][\wáéíóúñü.]*)"
      r"{0,4},?\s+\d{1,5}"
-     r"(?:,?\s*\d{1,2}\.?\s?[ºª°](?:\s?[A-Z])?)?"
+     # the floor: 4.º A, 2.º izq. (NFKC, which the analyzer sees, turns º / ª into o / a)
+     r"(?:,?\s*\d{1,2}(?:\.?\s?[ºª°]|\.[oa])(?:\s?(?:[A-Z]\b|izq(?:da)?\.?|dcha\.?|der\.?))?)?"
      r"(?:\s+(?:Piso|Puerta|Apt\.|Depto\.)\s*\d{1,4})?" + _EU_TAIL, 0.7),
 ]
 
@@ -425,8 +438,11 @@ def _de_gate(text: str) -> bool:
     return False
 
 
+_POSTCODE_AFTER_COMMA = re.compile(r",[ \t]*\d{5}[ \t]")
+
 _STREET_GATES: dict[str, Callable[[str], bool]] = {
     "de": _de_gate,
+    "eu_postcode_line": lambda text: _POSTCODE_AFTER_COMMA.search(text) is not None,
     "fr": lambda text: _FR_WORDS.search(text) is not None,
 }
 

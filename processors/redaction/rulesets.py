@@ -6,7 +6,8 @@
 * `vendor_secret_recognizer`: credentials by vendor token format (rules/secrets.yaml).
 * `entropy_secret_recognizer`: a random-looking token assigned to any variable.
 * `birth_date_recognizer`, `ssn_cue_recognizer`, `personal_url_recognizer`,
-  `person_header_recognizer` (commit trailers, greetings and sign-offs).
+  `person_header_recognizer` (commit trailers, greetings and sign-offs),
+  `given_name_recognizer` (a known given name before capitalised surname words).
 
 Everything is compiled once, when the engines are built; the patterns go through the
 patterns pass's prefilter like every other recognizer's. The files are read once per process.
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import regex
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from processors.redaction.config import Entity
 from processors.redaction.keys import (
@@ -32,6 +33,9 @@ from processors.redaction.keys import (
     NAME,
     _key_alternation,
     rules,
+)
+from processors.redaction.keys import (
+    RULES as RULES_DIR,
 )
 from processors.redaction.recognizers import GatedRecognizer
 
@@ -254,3 +258,73 @@ def person_header_recognizer() -> PatternRecognizer:
     return GatedRecognizer(gates=gates, supported_entity=Entity.PERSON.value,
                            name="sidecar_person_header", patterns=patterns,
                            global_regex_flags=_FLAGS)
+
+
+# --------------------------------------------------------------------------------------------
+# Given name + surname: a name of rules/first_names.txt (a public-domain list of real given
+# names) followed by capitalised surname words. The small NER model misses many plain
+# "Helena Ramos" in running text; a known given name before a capitalised word is a strong
+# signal. Names that are everyday words (rules/not_names.yaml ambiguous_given_names, spaCy's
+# stop words) never start one, and a following word that makes it a place, an organisation
+# or a product (not_surnames, company_words, the technology words) ends it.
+# --------------------------------------------------------------------------------------------
+# (an inner capital only after Mc / Mac: McDonald is a name, OpenTofu a product)
+# (and an apostrophe only inside: O'Neal, D'Angelo, Ng'ang'a, never the closing quote)
+_CAP = (r"(?:Ma?c\p{Lu}\p{Ll}+|\p{Lu}['\u2019]\p{L}\p{Ll}+|\p{Lu}\p{Ll}+(?:['\u2019]\p{Ll}+)*)"
+        r"(?!\p{Lu})(?:-\p{Lu}\p{Ll}+)?")
+_PARTICLE = r"(?:van|von|de|del|della|da|di|du|le|la|der|den|dos|das|ten|ter|bin|ibn|al)"
+_CAP_RUN = regex.compile(rf"(?<![\w.@/-]){_CAP}(?:[ ]+(?:{_PARTICLE}[ ]+)?{_CAP})+(?![\w@/-])")
+_WORD_IN_RUN = regex.compile(rf"{_CAP}|{_PARTICLE}")
+
+
+class _GivenNameRecognizer(EntityRecognizer):
+    """See the section comment. Own ``analyze``: no Presidio pattern loop, no NLP needed."""
+
+    def __init__(self) -> None:
+        from spacy.lang.de.stop_words import STOP_WORDS as DE
+        from spacy.lang.en.stop_words import STOP_WORDS as EN
+        from spacy.lang.es.stop_words import STOP_WORDS as ES
+        from spacy.lang.fr.stop_words import STOP_WORDS as FR
+
+        data = rules("not_names")
+        # (the languages of the content we see: "Der Fork", "Las Rozas" start no name)
+        stops = {w.casefold() for w in (*EN, *DE, *FR, *ES)}
+        ambiguous = {w.casefold() for w in data["ambiguous_given_names"]} | stops
+        lines = (RULES_DIR / "first_names.txt").read_text("utf-8").splitlines()
+        self._given = frozenset(n for n in lines
+                                if n and not n.startswith("#") and n.casefold() not in ambiguous)
+        self._stop_after = frozenset(
+            {w.casefold() for w in (*data["not_surnames"], *data["company_words"],
+                                    *data["words"])} | stops)
+        super().__init__(supported_entities=[Entity.PERSON.value], name="sidecar_given_name",
+                         supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        out = []
+        for run in _CAP_RUN.finditer(text):
+            words = list(_WORD_IN_RUN.finditer(run.group()))
+            i = 0
+            while i < len(words) - 1:
+                first = words[i].group()
+                if first in self._given:
+                    end = i
+                    for j in range(i + 1, min(len(words), i + 4)):
+                        w = words[j].group()
+                        if w.casefold() in self._stop_after:
+                            break
+                        end = j
+                    if end > i and words[end].group()[:1].isupper():
+                        out.append(RecognizerResult(
+                            Entity.PERSON.value, run.start() + words[i].start(),
+                            run.start() + words[end].end(), 0.6))
+                        i = end + 1
+                        continue
+                i += 1
+        return out
+
+
+def given_name_recognizer() -> EntityRecognizer:
+    return _GivenNameRecognizer()

@@ -149,6 +149,21 @@ POSITIVE = [
                  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY", id="aws-secret-no-label"),
     pytest.param("export CI_TOKEN=Zq8Lm2Vx9Rt4Yb7Nc3Kp6Wd1", "Zq8Lm2Vx9Rt4Yb7Nc3Kp6Wd1",
                  id="high-entropy-assignment"),
+    # European street lines of no known street type, held by the postcode and town.
+    pytest.param("Lieferung an: Kirchblick 12, 04109 Leipzig. Danke!",
+                 "Kirchblick 12, 04109 Leipzig", id="eu-line-no-street-type"),
+    pytest.param("Envío a Calle el Olivo, 14, 3.º B, 28013 Madrid mañana.",
+                 "Calle el Olivo, 14, 3.º B, 28013 Madrid", id="es-article-and-floor"),
+    pytest.param("Livraison : 7, boulevard le Marais, 69002 Lyon",
+                 "boulevard le Marais, 69002 Lyon", id="fr-article"),
+    pytest.param("Deliver to 40 Mill Parade, Newcastle upon Tyne NE1 4XF today.",
+                 "40 Mill Parade, Newcastle upon Tyne NE1 4XF", id="uk-town-with-upon"),
+    # A known given name before a capitalised surname, in running text and code.
+    pytest.param("the ticket was escalated by Clara Whitfield on Monday", "Clara Whitfield",
+                 id="given-name-surname"),
+    pytest.param("users = [User(name='Ronald McDonald-Smith', tier=2)]",
+                 "Ronald McDonald-Smith", id="given-name-in-code"),
+    pytest.param("Regards, Leroy O'Brannigan", "Leroy O'Brannigan", id="given-name-apostrophe"),
 ]
 
 
@@ -208,6 +223,15 @@ NEGATIVE = [
                  id="format-string-placeholder"),
     pytest.param("Host   127.0.0.1\n    Port   9880", ["127.0.0.1", "9880"],
                  id="host-port-not-address"),
+    pytest.param("## 2.8.14.3 (2025-01-02)\n- running Python 3.12.4.1 now",
+                 ["2.8.14.3", "3.12.4.1"], id="versions-in-headings-and-after-runtimes"),
+    pytest.param("commit 1a2b3c\nDate:   Tue Mar 4 09:12:33 2025 +0100\n",
+                 ["Tue Mar 4"], id="git-date-not-a-name"),
+    pytest.param("May Update: Grant Access to the Victoria Station team.",
+                 ["May Update", "Grant Access", "Victoria Station"],
+                 id="given-names-that-are-words"),
+    pytest.param("Der Fork bleibt frei; Las Rozas office", ["Der Fork", "Las Rozas"],
+                 id="articles-start-no-name"),
     pytest.param("Call the fallback if claude-3-5-haiku-20241022 or "
                  "anthropic.claude-3-haiku-20240307-v1:0 times out.", ["20241022", "20240307"],
                  id="dated-model-ids-near-a-phone-cue"),

@@ -39,7 +39,7 @@ from sidecar.component import (
 from sidecar.config import SidecarConfig
 from sidecar.exporter import ExportError, OtlpExporter
 from sidecar.telemetry import Telemetry
-from sidecar.wire import WireFilter
+from sidecar.wire import WireFilter, salvage
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +158,27 @@ class Pipeline:
             ProcessingError: a processor raised.
             ExportError: the downstream did not accept the data.
         """
+        salvaged = 0
         try:
             request = REQUEST_TYPES[signal].FromString(payload)
         except DecodeError as exc:
-            raise RequestError(
-                f"request is not a valid OTLP {signal.value} message: {exc}"
-            ) from None
+            # One item the decoder refuses (a value nested past its depth limit) must not
+            # take its neighbours with it: keep what decodes, report the rest.
+            found = salvage(signal.value, payload)
+            if found is None or (found[1] and not count_items(signal, found[0])):
+                raise RequestError(
+                    f"request is not a valid OTLP {signal.value} message: {exc}"
+                ) from None
+            request, salvaged = found
+            payload = request.SerializeToString()
         items = count_items(signal, request)
-        self._received[signal].inc(items)
+        self._received[signal].inc(items + salvaged)
         chain = self._chains[signal]
         ctx = BatchContext(signal, deadline=deadline)
+        if salvaged:
+            self._telemetry.failed_items.labels(signal.value, "undecodable").inc(salvaged)
+            ctx.reject(salvaged, f"{salvaged} item(s) not decodable (e.g. values nested past "
+                                 f"the protobuf depth limit); the rest delivered")
         wire = self._filters[signal]
         if chain and wire is not None and not wire.search(payload):
             chain = ()  # nothing in it for any stage: forwarded as received

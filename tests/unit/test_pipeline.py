@@ -131,3 +131,71 @@ def test_otlpjson_roundtrip_uses_hex_ids():
     assert span["traceId"] == request.resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
     assert span["spanId"] == "0000000300000001"
     assert otlpjson.from_dict(Signal.TRACES, data) == request
+
+
+def _len(tag: int, body: bytes) -> bytes:
+    n, head = len(body), bytearray([tag])
+    while n >= 0x80:
+        head.append((n & 0x7F) | 0x80)
+        n >>= 7
+    head.append(n)
+    return bytes(head) + body
+
+
+def _nested_value(depth: int) -> bytes:
+    """An AnyValue holding ``depth`` nested array values, as bytes (the Python protobuf
+    runtime cannot build it: its decoder stops at 100 levels, the Go collector does not)."""
+    value = _len(0x0A, b"leaf")  # AnyValue.string_value
+    for _ in range(depth):
+        value = _len(0x2A, _len(0x0A, value))  # AnyValue.array_value{values: [value]}
+    return value
+
+
+def _deep_request(good: int, depth: int) -> bytes:
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    spans = [_len(0x12, trace_pb2.Span(name=f"ok-{i}", span_id=bytes([0] * 7 + [i % 256]),
+                                        trace_id=b"\x01" * 16).SerializeToString())
+             for i in range(good)]
+    bad = _len(0x12, trace_pb2.Span(name="deep", trace_id=b"\x01" * 16,
+                                   span_id=b"\x02" * 8).SerializeToString()
+               + _len(0x4A, _len(0x0A, b"payload") + _len(0x12, _nested_value(depth))))
+    half = len(spans) // 2
+    scope = _len(0x12, b"".join(spans[:half]) + bad + b"".join(spans[half:]))
+    return _len(0x0A, scope)
+
+
+@pytest.mark.parametrize("depth", [30, 47, 48, 60, 1000])
+def test_a_span_nested_past_the_decoder_limit_loses_only_itself(depth):
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts
+
+    payload = _deep_request(200, depth)
+    exp = RecordingExporter()
+    try:
+        ts.ExportTraceServiceRequest.FromString(payload)
+        decodes = True
+    except Exception:
+        decodes = False
+    response = run(pipeline(exp).handle(Signal.TRACES, payload, deadline=1e12))
+    (sent,) = exp.sent
+    names = [s.name for rs in ts.ExportTraceServiceRequest.FromString(sent[1]).resource_spans
+             for ss in rs.scope_spans for s in ss.spans]
+    if decodes:
+        assert len(names) == 201 and sent[1] == payload
+        assert not response.HasField("partial_success")
+    else:
+        assert names == [f"ok-{i}" for i in range(200)]
+        assert response.partial_success.rejected_spans == 1
+        assert "not decodable" in response.partial_success.error_message
+
+
+def test_a_request_of_only_undecodable_items_is_the_clients_error():
+    payload = _deep_request(0, 80)
+    with pytest.raises(RequestError, match="not a valid OTLP traces message"):
+        run(pipeline(RecordingExporter()).handle(Signal.TRACES, payload, deadline=1e12))
+
+
+def test_garbage_is_still_the_clients_error():
+    with pytest.raises(RequestError):
+        run(pipeline(RecordingExporter()).handle(Signal.TRACES, b"\x0a\xff\xff\xff\x0fxx",
+                                                 deadline=1e12))

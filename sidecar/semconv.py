@@ -96,6 +96,7 @@ METRIC_OPERATION_COST = "gen_ai.client.operation.cost"
 # Read: general OpenTelemetry keys
 # --------------------------------------------------------------------------------------------
 SERVICE_NAME = "service.name"
+SERVICE_INSTANCE_ID = "service.instance.id"
 ERROR_TYPE = "error.type"
 SERVER_ADDRESS = "server.address"
 

@@ -86,9 +86,13 @@ class MetricsConfig(StrictModel):
     interval: Duration = Field(15.0, ge=0.1, le=3600)
     #: Deadline of one export of the derived metrics.
     export_timeout: Duration = Field(10.0, gt=0, le=300)
-    #: Series per metric; further attribute sets go to one more series, the SDK's overflow
+    #: Series per metric; further attribute sets go to one more series, the overflow
     #: series (``otel.metric.overflow=true``).
     cardinality_limit: int = Field(2000, ge=10, le=1_000_000)
+    #: A series not updated for this long is dropped at the next export, and an attribution
+    #: value not seen for this long gives its slot back (after a burst of junk values, new
+    #: legitimate ones get series again); null keeps both for the life of the process.
+    series_expiration: Duration | None = Field(3600.0, gt=0)
     #: Attribution dimensions added to every metric.
     dimensions: list[Dimension] = Field(default_factory=_default_dimensions)
     #: Bucket boundaries of gen_ai.client.operation.cost, USD, increasing.

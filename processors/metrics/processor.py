@@ -1,8 +1,8 @@
 """The ``genai_metrics`` processor: GenAI metrics (OTLP) derived from LLM spans.
 
 Reads the normalized view of `processors.genai` and the cost attributes the ``cost`` processor
-wrote (so it runs after it), records into opentelemetry-sdk instruments, and exports the
-cumulative totals every ``interval`` through `Host.export_derived`:
+wrote (so it runs after it), aggregates per attribute set (processors/metrics/aggregate.py),
+and exports the cumulative totals every ``interval`` through `Host.export_derived`:
 
 * ``gen_ai.client.token.usage`` (histogram, ``{token}``, ``gen_ai.token.type`` input / output),
 * ``gen_ai.client.operation.duration`` and ``gen_ai.client.operation.time_to_first_chunk``
@@ -16,11 +16,10 @@ Only real model calls count (`LLMCall.is_model_call`: not agent aggregates, not 
 parent of an SDK span). Every request metric carries provider, operation, request and response
 model, ``service.name`` of the span's resource, and the configured attribution dimensions.
 
-Why the SDK's `InMemoryMetricReader` driven by an asyncio task rather than its periodic thread:
-the export must go through the pipeline on the event loop; a reader thread blocking on the
-loop deadlocks when flushed from the loop (shutdown), and the loop is the one place the
-pipeline's exporter may be used. The SDK still does the aggregation, bucket views, cardinality
-limits, cumulative temporality and the OTLP encoding.
+The export runs as an asyncio task on the event loop: it must go through the pipeline's
+exporter, which lives on the loop. Series idle for ``series_expiration`` are dropped at the next
+export, and attribution values idle that long give their slot back (aggregate.py says why the
+opentelemetry-sdk's instruments are not used).
 """
 
 from __future__ import annotations
@@ -28,36 +27,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
-    MeterProvider,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
-from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
-from opentelemetry.sdk.resources import Resource
 from prometheus_client import Counter as PromCounter
 
 from processors import genai
 from processors.genai import routing
+from processors.metrics.aggregate import Aggregator
 from processors.metrics.config import DURATION_BUCKETS, TOKEN_BUCKETS, Dimension, MetricsConfig
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Host, Processor, Signal, count_items
 
 log = logging.getLogger(__name__)
-
-_CUMULATIVE = {t: AggregationTemporality.CUMULATIVE for t in (
-    Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter,
-    ObservableGauge)}
 
 #: Finish reasons of every emitter, lower-cased -> the closed set the metrics carry.
 FINISH_REASONS = {
@@ -80,6 +65,8 @@ _COST_PARTS = ((sc.COST_INPUT, "input"), (sc.COST_OUTPUT, "output"),
                (sc.COST_CACHE_READ, "cache_read"), (sc.COST_CACHE_WRITE, "cache_write"))
 _COUNTED_STATUSES = frozenset({sc.COST_STATUS_PRICED, sc.COST_STATUS_PREEXISTING})
 _UNKNOWN_SERVICE = "unknown_service"
+_INPUT = (sc.GENAI_TOKEN_TYPE, "input")
+_OUTPUT = (sc.GENAI_TOKEN_TYPE, "output")
 
 
 def _scalar(value: Any) -> Any:
@@ -108,11 +95,13 @@ def finish_reason(raw: str) -> str:
 class _Dimension:
     """One attribution dimension with its bounded set of values (first come, first kept)."""
 
-    __slots__ = ("cfg", "overflowed", "seen")
+    __slots__ = ("cfg", "expiration", "overflowed", "seen")
 
-    def __init__(self, cfg: Dimension, overflowed: Any) -> None:
+    def __init__(self, cfg: Dimension, overflowed: Any, expiration: float | None) -> None:
         self.cfg = cfg
-        self.seen: set[str] = set()
+        #: value -> when it was last seen (``time.monotonic``).
+        self.seen: dict[str, float] = {}
+        self.expiration = expiration
         #: The Prometheus counter child counting values folded into ``overflow_value``.
         self.overflowed = overflowed
 
@@ -130,10 +119,17 @@ class _Dimension:
         if raw is None or raw == "":
             return self.cfg.missing_value
         text = genai.bounded(str(raw)[: self.cfg.max_length])
-        if text in self.seen:
+        now = time.monotonic()
+        seen = self.seen
+        if text in seen:
+            seen[text] = now
             return text
-        if len(self.seen) < self.cfg.limit:
-            self.seen.add(text)
+        if len(seen) >= self.cfg.limit and self.expiration is not None:
+            # Values not seen for the expiration give their slot back.
+            for old in [v for v, t in seen.items() if now - t > self.expiration]:
+                del seen[old]
+        if len(seen) < self.cfg.limit:
+            seen[text] = now
             return text
         self.overflowed.inc()
         return self.cfg.overflow_value
@@ -159,58 +155,41 @@ class MetricsProcessor(Processor):
             *(k for k, _ in _COST_PARTS), *sc.FINISH_REASONS_KEYS, *span_keys})
         self._resource_keys = frozenset(
             {sc.SERVICE_NAME, *(k for d in config.dimensions for k in d.resource_keys)})
-        self._reader = InMemoryMetricReader(preferred_temporality=_CUMULATIVE)
-        limit = config.cardinality_limit
-        views = [
-            View(instrument_name=sc.METRIC_TOKEN_USAGE, aggregation_cardinality_limit=limit,
-                 aggregation=ExplicitBucketHistogramAggregation(TOKEN_BUCKETS)),
-            View(instrument_name=sc.METRIC_OPERATION_DURATION, aggregation_cardinality_limit=limit,
-                 aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS)),
-            View(instrument_name=sc.METRIC_TIME_TO_FIRST_CHUNK,
-                 aggregation_cardinality_limit=limit,
-                 aggregation=ExplicitBucketHistogramAggregation(DURATION_BUCKETS)),
-            View(instrument_name=sc.METRIC_OPERATION_COST, aggregation_cardinality_limit=limit,
-                 aggregation=ExplicitBucketHistogramAggregation(tuple(config.cost_buckets))),
-            *(View(instrument_name=name, aggregation_cardinality_limit=limit) for name in (
-                sc.METRIC_REQUESTS, sc.METRIC_UNPRICED, sc.METRIC_COST_USAGE,
-                sc.METRIC_FINISH_REASONS, sc.METRIC_REDACTION_SPANS,
-                sc.METRIC_REDACTION_ENTITIES)),
-        ]
-        self._provider = MeterProvider(
-            metric_readers=[self._reader], views=views,
-            resource=Resource.create({sc.SERVICE_NAME: sc.DERIVED_SERVICE_NAME}),
-        )
-        meter = self._provider.get_meter(sc.DERIVED_SCOPE)
-        self._tokens = meter.create_histogram(
-            sc.METRIC_TOKEN_USAGE, unit=sc.UNIT_TOKEN,
-            description="Number of input and output tokens used.")
-        self._duration = meter.create_histogram(
-            sc.METRIC_OPERATION_DURATION, unit=sc.UNIT_SECONDS,
-            description="GenAI operation duration.")
-        self._ttfc = meter.create_histogram(
-            sc.METRIC_TIME_TO_FIRST_CHUNK, unit=sc.UNIT_SECONDS,
-            description="Time to receive the first chunk of a streaming response.")
-        self._cost = meter.create_histogram(
-            sc.METRIC_OPERATION_COST, unit=sc.UNIT_USD,
-            description="Cost of one GenAI operation (gen_ai.usage.cost.amount).")
-        self._requests = meter.create_counter(
-            sc.METRIC_REQUESTS, unit=sc.UNIT_REQUEST,
-            description="GenAI model calls, by outcome (error.type set on errors).")
-        self._unpriced = meter.create_counter(
-            sc.METRIC_UNPRICED, unit=sc.UNIT_SPAN,
-            description="GenAI model calls that could not be priced, by reason.")
-        self._cost_parts = meter.create_counter(
-            sc.METRIC_COST_USAGE, unit=sc.UNIT_USD,
-            description="Spend by cost part (input, output, cache_read, cache_write).")
-        self._finish = meter.create_counter(
-            sc.METRIC_FINISH_REASONS, unit=sc.UNIT_RESPONSE,
-            description="Responses by normalized finish reason.")
-        self._pii_spans = meter.create_counter(
-            sc.METRIC_REDACTION_SPANS, unit=sc.UNIT_SPAN,
-            description="Spans whose content went through redaction, by status.")
-        self._pii_entities = meter.create_counter(
-            sc.METRIC_REDACTION_ENTITIES, unit=sc.UNIT_SPAN,
-            description="Spans in which an entity type was found and replaced.")
+        # service.instance.id: one per process, so that the cumulative series of two sidecar
+        # replicas stay apart (Prometheus label instance) instead of overwriting each other.
+        agg = self._agg = Aggregator({sc.SERVICE_NAME: sc.DERIVED_SERVICE_NAME,
+                                      sc.SERVICE_INSTANCE_ID: str(uuid.uuid4())},
+                                     sc.DERIVED_SCOPE, config.cardinality_limit,
+                                     config.series_expiration)
+        self._tokens = agg.histogram(
+            sc.METRIC_TOKEN_USAGE, sc.UNIT_TOKEN, "Number of input and output tokens used.",
+            TOKEN_BUCKETS)
+        self._duration = agg.histogram(
+            sc.METRIC_OPERATION_DURATION, sc.UNIT_SECONDS, "GenAI operation duration.",
+            DURATION_BUCKETS)
+        self._ttfc = agg.histogram(
+            sc.METRIC_TIME_TO_FIRST_CHUNK, sc.UNIT_SECONDS,
+            "Time to receive the first chunk of a streaming response.", DURATION_BUCKETS)
+        self._cost = agg.histogram(
+            sc.METRIC_OPERATION_COST, sc.UNIT_USD,
+            "Cost of one GenAI operation (gen_ai.usage.cost.amount).", config.cost_buckets)
+        self._requests = agg.counter(
+            sc.METRIC_REQUESTS, sc.UNIT_REQUEST,
+            "GenAI model calls, by outcome (error.type set on errors).")
+        self._unpriced = agg.counter(
+            sc.METRIC_UNPRICED, sc.UNIT_SPAN,
+            "GenAI model calls that could not be priced, by reason.")
+        self._cost_parts = agg.counter(
+            sc.METRIC_COST_USAGE, sc.UNIT_USD,
+            "Spend by cost part (input, output, cache_read, cache_write).")
+        self._finish = agg.counter(
+            sc.METRIC_FINISH_REASONS, sc.UNIT_RESPONSE, "Responses by normalized finish reason.")
+        self._pii_spans = agg.counter(
+            sc.METRIC_REDACTION_SPANS, sc.UNIT_SPAN,
+            "Spans whose content went through redaction, by status.")
+        self._pii_entities = agg.counter(
+            sc.METRIC_REDACTION_ENTITIES, sc.UNIT_SPAN,
+            "Spans in which an entity type was found and replaced.")
         self.overflow_counter = PromCounter(
             sc.OWN_METRICS_OVERFLOW,
             "Attribution values folded into the overflow value, by dimension.",
@@ -218,7 +197,8 @@ class MetricsProcessor(Processor):
         self.exports_counter = PromCounter(
             sc.OWN_METRICS_EXPORTS, "Exports of the derived GenAI metrics, by outcome.",
             ["outcome"], registry=None)
-        self._dims = [_Dimension(d, self.overflow_counter.labels(d.name))
+        self._dims = [_Dimension(d, self.overflow_counter.labels(d.name),
+                                 config.series_expiration)
                       for d in config.dimensions]
         self._host: Host | None = None
         self._task: asyncio.Task[None] | None = None
@@ -249,7 +229,6 @@ class MetricsProcessor(Processor):
             self._task = None
         if self._host is not None:
             await self.flush()
-        await asyncio.to_thread(self._provider.shutdown)
 
     async def _run(self) -> None:
         while True:
@@ -261,7 +240,7 @@ class MetricsProcessor(Processor):
         if self._host is None:
             return False
         async with self._lock:  # one export at a time: totals must not arrive out of order
-            request = await asyncio.to_thread(self.collect)
+            request = self.collect()
             if request is None:
                 return True
             try:
@@ -277,11 +256,8 @@ class MetricsProcessor(Processor):
 
     def collect(self) -> metrics_service_pb2.ExportMetricsServiceRequest | None:
         """The current totals as an OTLP export request (None when nothing was recorded)."""
-        data = self._reader.get_metrics_data()
-        if data is None or not data.resource_metrics:
-            return None
-        request = encode_metrics(data)
-        if count_items(Signal.METRICS, request) == 0:
+        request = self._agg.collect()
+        if request is None or count_items(Signal.METRICS, request) == 0:
             return None
         return request
 
@@ -303,7 +279,7 @@ class MetricsProcessor(Processor):
         # Counters are summed per attribute set over the batch first: one SDK call per series
         # instead of one per span (the SDK's per-call attribute handling dominates the cost).
         for (counter, items), value in adds.items():
-            counter.add(value, dict(items))
+            counter.add(value, items)
         ctx.untouched()  # derives only
         return batch
 
@@ -341,13 +317,13 @@ class MetricsProcessor(Processor):
         _add(adds, self._requests, 1, outcome)
         if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
             self._duration.record((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
-                                  outcome)
+                                  tuple(outcome.items()))
         if call.time_to_first_chunk is not None and call.time_to_first_chunk >= 0:
-            self._ttfc.record(call.time_to_first_chunk, base)
+            self._ttfc.record(call.time_to_first_chunk, tuple(base.items()))
         if call.input_tokens is not None:
-            self._tokens.record(call.input_tokens, {**base, sc.GENAI_TOKEN_TYPE: "input"})
+            self._tokens.record(call.input_tokens, (*base.items(), _INPUT))
         if call.output_tokens is not None:
-            self._tokens.record(call.output_tokens, {**base, sc.GENAI_TOKEN_TYPE: "output"})
+            self._tokens.record(call.output_tokens, (*base.items(), _OUTPUT))
 
         status = span_attrs.get(sc.COST_STATUS)
         amount = span_attrs.get(sc.COST_AMOUNT)
@@ -355,7 +331,7 @@ class MetricsProcessor(Processor):
         if (status in _COUNTED_STATUSES and isinstance(amount, int | float)
                 and not isinstance(amount, bool) and amount >= 0
                 and currency in (None, "USD")):
-            self._cost.record(amount, base)
+            self._cost.record(amount, tuple(base.items()))
             for key, part in _COST_PARTS:
                 value = span_attrs.get(key)
                 if isinstance(value, int | float) and value > 0:

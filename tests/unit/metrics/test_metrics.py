@@ -332,3 +332,55 @@ def test_cost_sum_identity_holds_for_any_batch(calls) -> None:
     assert sum(dp.count for _, dp in hist) == len(written)
     assert math.fsum(dp.sum for _, dp in hist) == pytest.approx(math.fsum(written), rel=1e-12,
                                                                 abs=1e-15)
+
+
+async def test_idle_series_expire_and_their_slots_come_back(monkeypatch) -> None:
+    """After a burst of junk model names fills the series limit, new models fold into the
+    overflow series; once the junk is idle past series_expiration it is dropped at the next
+    export and a new model gets a series of its own again."""
+    from processors.metrics import aggregate
+
+    now = [1_000_000_000_000]
+    p = metrics.create(MetricsConfig(dimensions=[], cardinality_limit=10,
+                                     series_expiration=60))
+    p._agg._clock = lambda: now[0]
+    for inst in p._agg.instruments:
+        inst._clock = p._agg._clock
+    await _run(p, request([llm_span(f"junk-{i}") for i in range(30)]))
+    now[0] += 30 * 10**9
+    await _run(p, request([llm_span("gpt-4o")]))
+    points = {a.get(sc.GENAI_REQUEST_MODEL): dp for a, dp in _points(p.collect(),
+                                                                     sc.METRIC_REQUESTS)}
+    assert "gpt-4o" not in points and any(
+        a.get(aggregate.OVERFLOW_KEY) for a, _ in _points(p.collect(), sc.METRIC_REQUESTS))
+    now[0] += 45 * 10**9  # junk idle 75 s, the overflow series (gpt-4o) 45 s
+    p.collect()
+    await _run(p, request([llm_span("gpt-4o"), llm_span("claude-sonnet-4-6")]))
+    points = {a.get(sc.GENAI_REQUEST_MODEL): dp for a, dp in _points(p.collect(),
+                                                                     sc.METRIC_REQUESTS)}
+    assert not any(m and m.startswith("junk-") for m in points)
+    assert points["gpt-4o"].as_int == 1 and points["claude-sonnet-4-6"].as_int == 1
+    assert points["gpt-4o"].start_time_unix_nano == now[0]  # a new series: a reset
+    assert p._agg.expired > 0
+
+
+async def test_idle_attribution_values_give_their_slot_back(monkeypatch) -> None:
+    import processors.metrics.processor as mp
+
+    clock = [100.0]
+    monkeypatch.setattr(mp.time, "monotonic", lambda: clock[0])
+    dim = Dimension(name="tenant", span_keys=["tenant"], limit=2)
+    p = metrics.create(MetricsConfig(dimensions=[dim], series_expiration=60))
+    await _run(p, request([llm_span(extra={"tenant": t}) for t in ("a", "b", "c")]))
+    clock[0] += 61
+    await _run(p, request([llm_span(extra={"tenant": "d"})]))
+    per = {a["tenant"]: dp.as_int for a, dp in _points(p.collect(), sc.METRIC_REQUESTS)}
+    assert per["d"] == 1 and per["_other"] == 1
+    assert p.overflow_counter.labels("tenant")._value.get() == 1
+
+
+async def test_no_expiration_keeps_series_for_the_life_of_the_process() -> None:
+    p = metrics.create(MetricsConfig(dimensions=[], series_expiration=None))
+    await _run(p, request([llm_span("gpt-4o")]))
+    p._agg._clock = lambda: 2**63 - 1  # the end of time, in nanoseconds
+    assert _points(p.collect(), sc.METRIC_REQUESTS)

@@ -151,7 +151,9 @@ def _start_sidecar(mode: str, downstream: int, tmp: Path) -> tuple[subprocess.Po
         "default_request_timeout: 600s}\n"
         f"exporter: {{endpoint: '127.0.0.1:{downstream}', timeout: 60s}}\n"
         "telemetry: {metrics_listen: null, log_level: warning}\n"
-        f"processors:\n  redaction: {{mode: {mode}}}\n"
+        # policy wait: this measures how fast content is analyzed, so none may be withheld
+        # (bench/mixed.py measures the withhold policy under a flood)
+        f"processors:\n  redaction: {{mode: {mode}, overload: {{policy: wait}}}}\n"
         "pipelines: {traces: [redaction]}\n")
     proc = subprocess.Popen([sys.executable, "-m", "sidecar.cli", "run", "--config", str(cfg)],
                             stdout=subprocess.PIPE, text=True)

@@ -53,6 +53,7 @@ class Sidecar:
         await self.exporter.start()
         await self.pipeline.start()
         self.port = await self.receiver.start()
+        self.telemetry.ready = True
         log.info(
             "genai-sidecar started",
             extra={
@@ -72,6 +73,7 @@ class Sidecar:
         grace = self.config.server.drain_timeout
         log.info("genai-sidecar draining", extra={"in_flight": self.receiver.in_flight,
                                                    "grace_s": grace})
+        self.telemetry.ready = False
         await self.receiver.stop(grace)
         await self.pipeline.shutdown()
         await self.exporter.shutdown(grace=1.0)

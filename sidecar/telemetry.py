@@ -1,4 +1,9 @@
-"""The sidecar's own health: Prometheus metrics on ``/metrics`` and JSON logs.
+"""The sidecar's own health: Prometheus metrics on ``/metrics``, ``/healthz`` and ``/readyz``
+for HTTP probes, and JSON logs.
+
+``/healthz`` answers 200 while the process serves HTTP at all (liveness); ``/readyz`` answers
+200 once the OTLP receiver accepts calls and 503 before that and while draining (readiness,
+startup). They let a kubelet probe a sidecar whose OTLP port listens on loopback only.
 
 Logs describe the sidecar (start, stop, config, downstream errors by kind), never the
 telemetry passing through it: no attribute values, no bodies, no content. Per-item facts are
@@ -13,7 +18,14 @@ import sys
 import time
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    make_wsgi_app,
+    start_http_server,
+)
 
 from sidecar import semconv
 from sidecar.config import Endpoint
@@ -72,14 +84,31 @@ class Telemetry:
                       registry=r)
         build.labels(version=version).set(1)
         self._http: WSGIServer | None = None
+        #: The OTLP receiver accepts calls (``/readyz``); set by the app.
+        self.ready = False
 
     def serve(self, listen: Endpoint) -> int:
-        """Serve ``/metrics`` on ``listen`` in a daemon thread; returns the bound port."""
+        """Serve ``/metrics``, ``/healthz`` and ``/readyz`` on ``listen`` in a daemon thread;
+        returns the bound port."""
         if self._http is not None:
             return self._http.server_address[1]
         host, _, port = listen.rpartition(":")
+        metrics = make_wsgi_app(self.registry)
+
+        def app(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if path in ("/healthz", "/readyz"):
+                ok = path == "/healthz" or self.ready
+                body = b"ok\n" if ok else b"not ready\n"
+                start_response("200 OK" if ok else "503 Service Unavailable",
+                               [("Content-Type", "text/plain"),
+                                ("Content-Length", str(len(body)))])
+                return [body]
+            return metrics(environ, start_response)
+
         self._http, _thread = start_http_server(int(port), addr=host.strip("[]"),
                                                 registry=self.registry)
+        self._http.set_app(app)
         return self._http.server_address[1]
 
     def stop(self) -> None:

@@ -1,5 +1,6 @@
 """Runs inside a private network namespace (`unshare --net`): starts the sidecar with a config,
-then asks the kubelet's questions on the ports given: gRPC health and GET /metrics.
+then asks the kubelet's questions on the ports given: gRPC health, GET /metrics, /readyz,
+/healthz.
 
 Usage: python -m tests.helm.probe_driver SIDECAR CONFIG GRPC_PORT METRICS_PORT
 Prints one JSON line: {"health": "SERVING", "metrics": true, "exit": 0}.
@@ -37,6 +38,10 @@ def main(sidecar: str, config: str, grpc_port: int, metrics_port: int) -> dict[s
         result["health"] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
             result["metrics"] = b"genai_sidecar_" in r.read()
+        for path in ("readyz", "healthz"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/{path}",
+                                        timeout=10) as r:
+                result[path] = r.status
         proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     result["exit"] = proc.returncode

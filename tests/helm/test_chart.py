@@ -375,17 +375,22 @@ def test_collector_and_sidecar_are_wired_over_loopback(
 
 @pytest.mark.parametrize(("args", "kube"), CASES)
 def test_probes_target_the_health_endpoints(render: Render, args: list[str], kube: str) -> None:
-    """Sidecar: gRPC health on its OTLP port; collector: the health_check extension."""
+    """Sidecar: /readyz and /healthz on its metrics port; collector: the health_check
+    extension. The sidecar's OTLP port binds loopback only (issue 21): no other pod can send
+    to it past the collector; the kubelet reaches the metrics port on the pod address."""
     rendered = render(*args)
     containers = rendered.containers()
-    listen = _port(rendered.sidecar_config()["server"]["listen"])
+    side = rendered.sidecar_config()
+    metrics = _port(side["telemetry"]["metrics_listen"])
     health = _port(rendered.collector_config()["extensions"]["health_check"]["endpoint"])
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert containers["genai-sidecar"][probe]["grpc"] == {"port": listen}
+    for probe, path in (("startupProbe", "/readyz"), ("livenessProbe", "/healthz"),
+                        ("readinessProbe", "/readyz")):
+        assert containers["genai-sidecar"][probe]["httpGet"] == {"path": path, "port": metrics}
     for probe in ("livenessProbe", "readinessProbe"):
         assert containers["collector"][probe]["httpGet"] == {"path": "/", "port": health}
-    # The kubelet probes the pod IP, so the sidecar must not bind loopback only.
-    assert rendered.sidecar_config()["server"]["listen"].startswith("0.0.0.0:")
+    assert side["server"]["listen"].startswith("127.0.0.1:")
+    assert side["telemetry"]["metrics_listen"].startswith("0.0.0.0:")
+    assert {p["name"] for p in containers["genai-sidecar"]["ports"]} == {"sidecar-metrics"}
 
 
 @pytest.mark.parametrize(("args", "kube"), CASES)
@@ -861,8 +866,9 @@ def test_upstream_snippet_sidecar_container_is_valid() -> None:
     assert (
         flags["downstream"] == config["receivers"]["otlp/enriched"]["protocols"]["grpc"]["endpoint"]
     )
+    assert flags["listen"].startswith("127.0.0.1:")
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["grpc"]["port"] == _port(flags["listen"])
+        assert container[probe]["httpGet"]["port"] == _port(flags["metrics-listen"])
     proc = run([BIN / "genai-sidecar", "run", "--help"])
     for flag in flags:
         assert f"--{flag}" in proc.stdout
@@ -976,10 +982,11 @@ def test_rendered_sidecar_answers_its_probes_offline(render: Render, tmp_path: P
     config = tmp_path / "sidecar.yaml"
     config.write_text(rendered.config("sidecar", "sidecar.yaml"))
     sidecar = rendered.containers()["genai-sidecar"]
-    grpc_port = sidecar["readinessProbe"]["grpc"]["port"]
+    grpc_port = _port(yaml.safe_load(config.read_text())["server"]["listen"])
     metrics_port = next(
         p["containerPort"] for p in sidecar["ports"] if p["name"] == "sidecar-metrics"
     )
+    assert sidecar["readinessProbe"]["httpGet"]["port"] == metrics_port
     proc = run(
         [
             unshare,
@@ -999,6 +1006,7 @@ def test_rendered_sidecar_answers_its_probes_offline(render: Render, tmp_path: P
     result = json.loads(proc.stdout)
     assert "listening on port" in result["ready_line"], result
     assert result["health"] == "SERVING" and result["metrics"] is True, result
+    assert result["readyz"] == 200 and result["healthz"] == 200, result
     assert result["exit"] == 0, result
 
 

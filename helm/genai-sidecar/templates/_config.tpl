@@ -125,7 +125,7 @@ mounted price overrides.
 {{- fail (printf "files/sidecar-default.yaml: missing or invalid %s" (default "" $base.Error)) }}
 {{- end }}
 {{- $pod := dict
-      "server" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.otlp)))
+      "server" (dict "listen" (printf "127.0.0.1:%d" (int $v.ports.otlp)))
       "exporter" (dict "endpoint" (printf "127.0.0.1:%d" (int $v.returnPort)))
       "telemetry" (dict "metrics_listen" (printf "0.0.0.0:%d" (int $v.ports.metrics)) "log_level" $v.logLevel) }}
 {{- $config := mustMergeOverwrite $base $pod (deepCopy $v.config) }}

@@ -29,9 +29,6 @@ checksum/price-overrides: {{ toYaml .Values.sidecar.priceOverrides.overrides | s
     - {{ . | quote }}
     {{- end }}
   ports:
-    - name: sidecar-otlp
-      containerPort: {{ $v.ports.otlp }}
-      protocol: TCP
     - name: sidecar-metrics
       containerPort: {{ $v.ports.metrics }}
       protocol: TCP
@@ -45,8 +42,9 @@ checksum/price-overrides: {{ toYaml .Values.sidecar.priceOverrides.overrides | s
   {{- end }}
   {{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
   {{ $probe }}:
-    grpc:
-      port: {{ $v.ports.otlp }}
+    httpGet:
+      path: {{ ternary "/healthz" "/readyz" (eq $probe "livenessProbe") }}
+      port: {{ $v.ports.metrics }}
     {{- toYaml (index $v $probe) | nindent 4 }}
   {{- end }}
   resources:

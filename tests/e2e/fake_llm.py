@@ -5,7 +5,8 @@ reasoning token details) and ``POST /v1/embeddings``. Over-long prompts answer 4
 (``context_length_exceeded``); a small ``max_tokens`` truncates (finish reason ``length``).
 Token counts are derived from the request text, so they vary per call like real ones; the answer
 repeats the user's first e-mail address, so responses carry personal data too (as real
-assistants' answers do).
+assistants' answers do). In echo mode (``FakeLLM(echo=True)``, ``--echo``) the answer is
+"You said: " and the whole user prompt, so every personal value of the prompt is in the answer.
 
 Run: ``python -m tests.e2e.fake_llm --port 0`` prints ``fake-llm listening on port N``.
 """
@@ -74,6 +75,11 @@ def _answer(prompt: str) -> str:
     return "Here is a short summary of your request." + contact
 
 
+def _echo(messages: list[dict[str, Any]]) -> str:
+    """The echo-mode answer: the text of the user messages, quoted back."""
+    return "You said: " + _text_of([m for m in messages if m.get("role") == "user"])
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -112,7 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "type": "invalid_request_error", "param": "messages",
                 "code": "context_length_exceeded"}})
             return
-        answer = _answer(prompt)
+        echo = getattr(self.server, "echo", False)
+        answer = _echo(request.get("messages", [])) if echo else _answer(prompt)
         # A small max_tokens cuts the answer: finish reason "length", as the real API does.
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
         finish = "stop"
@@ -175,11 +182,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeLLM:
-    """The server on a background thread; ``with FakeLLM() as llm: llm.base_url``."""
+    """The server on a background thread; ``with FakeLLM() as llm: llm.base_url``.
 
-    def __init__(self, port: int = 0) -> None:
+    ``echo=True`` answers "You said: " + the user prompt instead of the short summary.
+    """
+
+    def __init__(self, port: int = 0, echo: bool = False) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
+        self.server.echo = echo  # read by the handler
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -198,8 +209,10 @@ class FakeLLM:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--echo", action="store_true", help="answer with the user prompt")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), _Handler)
+    server.echo = args.echo
     print(f"fake-llm listening on port {server.server_address[1]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

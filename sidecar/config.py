@@ -110,6 +110,10 @@ class ServerConfig(StrictModel):
     max_recv_msg_size_mib: int = Field(64, ge=1, le=2047)
     #: Requests processed at once; more are refused with RESOURCE_EXHAUSTED + RetryInfo.
     max_in_flight_requests: int = Field(32, ge=1, le=100_000)
+    #: Request bytes (after gzip decompression) processed at once, in MiB: a request that
+    #: would go over is refused with RESOURCE_EXHAUSTED + RetryInfo (a small gzip request can
+    #: inflate to the size cap; 24 of them held 1.5 GB). A request alone is always taken.
+    max_in_flight_mib: int = Field(256, ge=1, le=65_536)
     #: Retry delay suggested to clients refused for load (RetryInfo).
     retry_after: Duration = 1.0
     #: Deadline assumed for a request that carries none.

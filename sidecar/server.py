@@ -55,6 +55,7 @@ class OtlpReceiver:
         self._pipeline = pipeline
         self._telemetry = telemetry
         self._in_flight = 0
+        self._bytes_in_flight = 0
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._stopped = False
@@ -116,10 +117,18 @@ class OtlpReceiver:
         if self._stopped:
             self._count(signal, grpc.StatusCode.UNAVAILABLE, t0)
             await context.abort(grpc.StatusCode.UNAVAILABLE, "genai-sidecar is shutting down", ())
+        over = None
         if self._in_flight >= self._config.max_in_flight_requests:
+            over = f"too many requests in flight (max {self._config.max_in_flight_requests})"
+        elif self._in_flight and (self._bytes_in_flight + len(payload)
+                                  > self._config.max_in_flight_mib << 20):
+            # (counted after decompression: what the request holds in memory here)
+            over = (f"too many request bytes in flight (max {self._config.max_in_flight_mib} "
+                    "MiB after decompression)")
+            self._telemetry.refused_bytes.labels(signal.value).inc(len(payload))
+        if over is not None:
             self._count(signal, grpc.StatusCode.RESOURCE_EXHAUSTED, t0)
-            msg = (f"too many requests in flight (max {self._config.max_in_flight_requests}); "
-                   f"retry after {self._config.retry_after:g}s")
+            msg = f"{over}; retry after {self._config.retry_after:g}s"
             await context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 msg,
@@ -127,6 +136,7 @@ class OtlpReceiver:
                                     self._config.retry_after),
             )
         self._in_flight += 1
+        self._bytes_in_flight += len(payload)
         self._idle.clear()
         self._telemetry.in_flight.inc()
         try:
@@ -152,6 +162,7 @@ class OtlpReceiver:
             await context.abort(code, msg, md)
         finally:
             self._in_flight -= 1
+            self._bytes_in_flight -= len(payload)
             if self._in_flight == 0:
                 self._idle.set()
             self._telemetry.in_flight.dec()

@@ -64,6 +64,9 @@ class Telemetry:
         self.in_flight = Gauge(
             semconv.OWN_IN_FLIGHT, "Export requests being processed now.", registry=r
         )
+        self.refused_bytes = Counter(
+            semconv.OWN_REFUSED_BYTES, "Request bytes (decompressed) refused because "
+            "server.max_in_flight_mib was reached.", ["signal"], registry=r)
         self.processor_duration = Histogram(
             semconv.OWN_PROCESSOR_DURATION, "Time one processor spent on one batch.",
             ["signal", "processor"], buckets=_LATENCY_BUCKETS, registry=r,

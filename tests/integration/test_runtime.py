@@ -159,6 +159,41 @@ async def test_too_many_in_flight_is_resource_exhausted_with_retry_info(sink):
         await app.stop()
 
 
+async def test_too_many_bytes_in_flight_is_resource_exhausted_and_the_sidecar_keeps_serving(
+        sink):
+    """A large request held at the downstream fills server.max_in_flight_mib: the next large
+    one is refused retryably (counted, after decompression: it is sent gzip-compressed and
+    small on the wire); a small one still fits; once the first is done, large ones pass."""
+    app = Sidecar(config(sink.endpoint, max_in_flight_mib=1, retry_after="500ms"))
+    await app.start()
+    sink.hold = asyncio.Event()
+    big = make_traces(1, 40, content_bytes=20_000)  # ~800 KB, compresses to a few KB
+    assert big.ByteSize() > 700_000
+    try:
+        first = asyncio.ensure_future(export(endpoint(app), Signal.TRACES, big))
+        await wait_until(lambda: sink.calls > 0, 10, "the first request at the downstream")
+        async with grpc.aio.insecure_channel(endpoint(app),
+                                             compression=grpc.Compression.Gzip) as ch:
+            call = ch.unary_unary(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=lambda b: b)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call(make_traces(2, 40, content_bytes=20_000), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "bytes in flight" in info.value.details() and retry_delay(info.value) == 0.5
+        assert app.telemetry.refused_bytes.labels("traces")._value.get() > 700_000
+        sink.hold_from = 10**9  # the small one is not held
+        await export(endpoint(app), Signal.TRACES, make_traces(3, 2))
+        sink.hold.set()
+        await first
+        await export(endpoint(app), Signal.TRACES, make_traces(4, 40, content_bytes=20_000))
+        assert sink.items(Signal.TRACES) == 40 + 2 + 40
+    finally:
+        sink.hold.set()
+        await app.stop()
+
+
 @pytest.mark.parametrize(
     ("downstream_code", "expected"),
     [

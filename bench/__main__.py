@@ -21,6 +21,7 @@ from pathlib import Path
 BENCHES: dict[str, str] = {
     "runtime": "bench.runtime",
     "mixed": "bench.mixed",
+    "routing": "bench.routing",
     "cost": "bench.cost",
     "derived": "bench.derived",
     "redaction": "bench.redaction",

@@ -86,6 +86,9 @@ class MetricsConfig(StrictModel):
     interval: Duration = Field(15.0, ge=0.1, le=3600)
     #: Deadline of one export of the derived metrics.
     export_timeout: Duration = Field(10.0, gt=0, le=300)
+    #: Largest export request, in MiB; more series are split over several requests (the
+    #: collector's OTLP receiver refuses more than 4 MiB unless configured otherwise).
+    max_export_mib: float = Field(4.0, gt=0, le=1024)
     #: Series per metric; further attribute sets go to one more series, the overflow
     #: series (``otel.metric.overflow=true``).
     cardinality_limit: int = Field(2000, ge=10, le=1_000_000)

@@ -92,6 +92,40 @@ def finish_reason(raw: str) -> str:
     return FINISH_REASONS.get(raw.strip().lower(), _FINISH_OTHER)
 
 
+def split(request: metrics_service_pb2.ExportMetricsServiceRequest,
+          max_bytes: int) -> list[metrics_service_pb2.ExportMetricsServiceRequest]:
+    """``request`` as requests of at most about ``max_bytes`` each, data points of one metric
+    spread over several when needed (resource, scope and metric identity repeated in each)."""
+    if request.ByteSize() <= max_bytes:
+        return [request]
+    parts: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            current, size = None, 0
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                points = getattr(metric, kind).data_points
+                target = None
+                for dp in points:
+                    n = dp.ByteSize() + 8
+                    if current is None or size + n > max_bytes:
+                        current = metrics_service_pb2.ExportMetricsServiceRequest()
+                        out_rm = current.resource_metrics.add()
+                        out_rm.resource.CopyFrom(rm.resource)
+                        out_sm = out_rm.scope_metrics.add()
+                        out_sm.scope.CopyFrom(sm.scope)
+                        parts.append(current)
+                        size, target = 256, None
+                    if target is None:
+                        shell = current.resource_metrics[0].scope_metrics[0].metrics.add()
+                        shell.CopyFrom(metric)
+                        target = getattr(shell, kind).data_points
+                        del target[:]
+                    target.add().CopyFrom(dp)
+                    size += n
+    return parts
+
+
 class _Dimension:
     """One attribution dimension with its bounded set of values (first come, first kept)."""
 
@@ -244,8 +278,10 @@ class MetricsProcessor(Processor):
             if request is None:
                 return True
             try:
-                await asyncio.wait_for(self._host.export_derived(Signal.METRICS, request),
-                                       self.config.export_timeout)
+                # Built afresh each time from the totals: a failed export holds nothing back.
+                for part in split(request, int(self.config.max_export_mib * (1 << 20))):
+                    await asyncio.wait_for(self._host.export_derived(Signal.METRICS, part),
+                                           self.config.export_timeout)
             except Exception as exc:  # counted; the next export carries the totals
                 self.exports_counter.labels("failed").inc()
                 log.warning("derived metrics export failed; the next one carries the totals",
@@ -253,6 +289,10 @@ class MetricsProcessor(Processor):
                 return False
             self.exports_counter.labels("exported").inc()
             return True
+
+    @property
+    def expired_series(self) -> int:
+        return self._agg.expired
 
     def collect(self) -> metrics_service_pb2.ExportMetricsServiceRequest | None:
         """The current totals as an OTLP export request (None when nothing was recorded)."""

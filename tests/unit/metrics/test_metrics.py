@@ -384,3 +384,27 @@ async def test_no_expiration_keeps_series_for_the_life_of_the_process() -> None:
     await _run(p, request([llm_span("gpt-4o")]))
     p._agg._clock = lambda: 2**63 - 1  # the end of time, in nanoseconds
     assert _points(p.collect(), sc.METRIC_REQUESTS)
+
+
+async def test_a_large_export_is_split_and_every_point_arrives() -> None:
+    """Many series (long model names, each capped at 256 characters) go out as several
+    requests under max_export_mib; together they hold every data point exactly once."""
+    from processors.metrics.processor import split
+
+    p = metrics.create(MetricsConfig(dimensions=[], max_export_mib=0.05))
+    await _run(p, request([llm_span(f"{i}-" + "m" * 300) for i in range(200)]))
+    whole = p.collect()
+    parts = split(whole, int(0.05 * (1 << 20)))
+    assert len(parts) > 1
+    assert all(part.ByteSize() <= 0.06 * (1 << 20) for part in parts)
+
+    def points(reqs):
+        return sorted((m.name, dp.SerializeToString()) for r in reqs for rm in r.resource_metrics
+                      for sm in rm.scope_metrics for m in sm.metrics
+                      for dp in getattr(m, m.WhichOneof("data")).data_points)
+    assert points(parts) == points([whole])
+    host = FakeHost()
+    await p.start(host)
+    assert await p.flush()
+    assert len(host.exports) == len(parts)
+    await p.shutdown()

@@ -7,13 +7,14 @@ Places: every content key of every instrumentation we list (sidecar/semconv.py),
 keys, JSON message arrays (in a text part, as a JSON key, inside a tool call's JSON string
 arguments), GenAI span events, the ``exception`` event and the status message of a content
 span, UTF-8 bytes values, and GenAI log records (event name, body, attributes). Disguises:
-zero-width characters and soft hyphens inside the value, fullwidth ``＠``, HTML entities,
+zero-width characters and soft hyphens inside the value, a fullwidth at sign, HTML entities,
 percent-encoding, base64 of a sentence holding it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
 from hypothesis import HealthCheck, given, settings
@@ -103,7 +104,7 @@ def _log_request(place: str, text: str) -> logs_service_pb2.ExportLogsServiceReq
 def _strings(message) -> list[str]:
     """Every string and UTF-8 bytes value of a protobuf message, recursively."""
     out: list[str] = []
-    for field, value in message.ListFields():
+    for _field, value in message.ListFields():
         values = value if isinstance(value, list) or (
             hasattr(value, "__len__") and not isinstance(value, str | bytes)
             and not hasattr(value, "ListFields")) else [value]
@@ -121,16 +122,12 @@ def _decoded(strings: list[str]) -> str:
     """The output as a reader would see it: JSON decoded, base64 runs decoded."""
     text = "\n".join(strings)
     for s in strings:
-        try:
+        with contextlib.suppress(ValueError):
             text += "\n" + json.dumps(json.loads(s), ensure_ascii=False)
-        except ValueError:
-            pass
     for word in text.split():
         if len(word) >= 16:
-            try:
+            with contextlib.suppress(ValueError):
                 text += "\n" + base64.b64decode(word + "=" * (-len(word) % 4)).decode("utf-8")
-            except ValueError:
-                pass
     return text
 
 

@@ -165,6 +165,13 @@ def test_shipped_configs_carry_the_rendered_conditions(name):
         "`python -m processors.genai.routing`")
 
 
+def test_the_upstream_chart_example_carries_the_rendered_conditions():
+    path = ROOT / "helm" / "genai-sidecar" / "examples" / "upstream-chart-values.yaml"
+    processors = yaml.safe_load(path.read_text("utf-8"))["config"]["processors"]
+    assert {k: v for k, v in processors.items() if k.startswith("filter/")} == (
+        routing.filter_processors())
+
+
 @pytest.mark.parametrize("name", ["stack.yaml", "local.yaml"])
 def test_shipped_configs_split_every_input_pipeline(name):
     """Each traces / logs input goes through exactly one of the two filters per pipeline, and

@@ -132,7 +132,7 @@ POSITIVE = [
                  "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", id="google"),
     pytest.param("git clone https://oauth2:glpat-Ab3De5Gh7Jk9Mn1Pq3St@gitlab.example.com/x.git",
                  "glpat-Ab3De5Gh7Jk9Mn1Pq3St", id="gitlab"),
-    pytest.param("//registry.npmjs.org/:_authToken=npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+    pytest.param("//npm.registry.example/:_authToken=npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
                  "npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", id="npm"),
     pytest.param("password = pypi-AgEIcHlwaS5vcmcCJGE4ZjY2YjU5LWQ0ZjQtNGI3Ny05YjA0LTk5NjA5ZmE0",
                  "pypi-AgEIcHlwaS5vcmcCJGE4ZjY2YjU5LWQ0ZjQtNGI3Ny05YjA0LTk5NjA5ZmE0", id="pypi"),

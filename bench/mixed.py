@@ -264,7 +264,7 @@ def run(quick: bool = False) -> str:
                 proc.wait(30)
             noop.terminate()
             noop.join(10)
-    return (
+    return fairness(quick) + "\n" + (
         "## Mixed traffic through the sidecar (no routing in front)\n\n"
         f"`make bench` (`python -m bench mixed`), {time.strftime('%Y-%m-%d')}, "
         f"{os.cpu_count()} CPUs shared by the load generator, the no-op downstream and the "
@@ -274,4 +274,131 @@ def run(quick: bool = False) -> str:
         "the downstream accepted the batch).\n\n"
         "| traffic | empty chain items/s | default config items/s | ratio |\n"
         "|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Fairness: a small request beside a concurrent large prompt
+# --------------------------------------------------------------------------------------------
+def _big_prompt(seed: int) -> tuple[bytes, list[str]]:
+    """One LLM span whose prompt is 16 distinct messages of 64 KB (1 MB), each holding an
+    e-mail address; returns the request and the addresses."""
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    from tests.harness import kv
+
+    rng = random.Random(seed)
+    emails = [f"big.prompt{seed}.{i}@example.org" for i in range(16)]
+    messages = []
+    for i, email in enumerate(emails):
+        text = _text(rng, 64 * 1024 - 80, seed * 100 + i)
+        cut = len(text) // 2
+        messages.append({"role": "user", "parts": [{"type": "text", "content":
+                         f"{text[:cut]} write to {email} {text[cut:]}"}]})
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    span = req.resource_spans.add().scope_spans.add().spans.add(
+        name="chat gpt-4o", trace_id=rng.randbytes(16), span_id=rng.randbytes(8))
+    span.attributes.extend([kv("gen_ai.operation.name", "chat"),
+                            kv("gen_ai.request.model", "gpt-4o"),
+                            kv("gen_ai.input.messages", json.dumps(messages))])
+    return req.SerializeToString(), emails
+
+
+async def _fairness(config: dict, tmp: Path, small: int) -> dict[str, Any]:
+    """The large prompt and, meanwhile, ``small`` one-span requests one after another, through
+    a sidecar exporting to a capturing server; latencies and whether an address got out."""
+    captured: list[bytes] = []
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 256 << 20)])
+
+    async def export(payload: bytes, _ctx: Any) -> bytes:
+        captured.append(payload)
+        return b""
+
+    for service in _SERVICES.values():
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export, request_deserializer=None, response_serializer=None)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    cfg = {**config, "exporter": {"endpoint": f"127.0.0.1:{port}", "timeout": "60s"}}
+    proc, side = await asyncio.to_thread(_sidecar, cfg, tmp, "fairness")
+    try:
+        big, emails = _big_prompt(7)
+        smalls = _traces(small, 1.0 / ITEMS, 99)  # one LLM span with ~1.4 KB each
+        opts = [("grpc.max_send_message_length", 256 << 20)]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{side}", options=opts) as ch:
+            call = ch.unary_unary(f"/{_SERVICES['traces']}/Export", request_serializer=None,
+                                  response_deserializer=None)
+            await call(smalls[0], timeout=60)  # warm-up
+
+            async def timed(payload: bytes, timeout: float) -> float:
+                t0 = time.perf_counter()
+                await call(payload, timeout=timeout)
+                return time.perf_counter() - t0
+
+            large = asyncio.ensure_future(timed(big, 120))
+            await asyncio.sleep(0.2)
+            lat = [await timed(p, 30) for p in smalls[1:]]
+            big_s = await large
+        out = b"".join(captured)
+        leaked = sum(e.encode() in out for e in emails)
+        deferred = _deferred_small(captured)
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+        await server.stop(None)
+    lat.sort()
+    return {"p50": lat[len(lat) // 2], "p95": lat[min(len(lat) - 1, int(0.95 * len(lat)))],
+            "big": big_s, "leaked": leaked, "n": len(lat), "deferred": deferred}
+
+
+def _deferred_small(captured: list[bytes]) -> str:
+    """Of the small requests' LLM spans that came out, how many had content withheld."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+    total = withheld = 0
+    for payload in captured:
+        try:
+            req = trace_service_pb2.ExportTraceServiceRequest.FromString(payload)
+        except DecodeError:
+            continue  # a logs or metrics export
+        for rs in req.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    if span.name != "chat gpt-4o-mini":
+                        continue
+                    total += 1
+                    withheld += any(kv.key == "redaction.pii.status"
+                                    and kv.value.string_value == "deferred"
+                                    for kv in span.attributes)
+    return f"{withheld} of {total}"
+
+
+def fairness(quick: bool = False) -> str:
+    from sidecar.config import default_config_text
+
+    base = yaml.safe_load(default_config_text())
+    base["server"] = {"listen": "127.0.0.1:0", "max_recv_msg_size_mib": 256,
+                      "default_request_timeout": "600s"}
+    base["telemetry"] = {"metrics_listen": None, "log_level": "warning"}
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        for policy in ("withhold", "wait"):
+            cfg = yaml.safe_load(yaml.safe_dump(base))
+            cfg["processors"]["redaction"] = {"overload": {"policy": policy}}
+            print(f"  fairness: overload policy {policy}", file=sys.stderr, flush=True)
+            r = asyncio.run(_fairness(cfg, Path(td), 12 if quick else 40))
+            rows.append(f"| {policy} | {r['n']} | {r['p50']:.2f} | {r['p95']:.2f} | "
+                        f"{r['deferred']} | {r['big']:.1f} | {r['leaked']} of 16 |")
+    return (
+        "## Fairness: small requests beside a 1 MB prompt\n\n"
+        f"`make bench` (`python -m bench mixed`), {time.strftime('%Y-%m-%d')}: the default "
+        "config with each overload policy; one request holding a 1 MB prompt (16 distinct "
+        "messages of 64 KB, an e-mail address in each) and, meanwhile, one-span requests "
+        "(~1.4 KB of new content) sent one after another; the sidecar exports to a capturing "
+        "server, which is searched for the 16 addresses afterwards.\n\n"
+        "| overload policy | small requests | small p50 s | small p95 s "
+        "| small spans with content withheld | 1 MB request s | addresses forwarded |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )

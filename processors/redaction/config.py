@@ -309,7 +309,8 @@ class OverloadConfig(StrictModel):
     #: Content is queued for the workers only while their backlog (queued characters over the
     #: measured rate) is shorter than this; beyond, it is withheld at once. This bounds the
     #: latency a flood adds to every request, and so the collector's throughput with its
-    #: fixed number of export consumers.
+    #: fixed number of export consumers. (The queue serves the call with the fewest chunks
+    #: left first, so a small request is not held behind a large prompt.)
     max_backlog: Duration = Field(0.25, gt=0)
 
 

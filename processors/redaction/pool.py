@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import math
 import multiprocessing
@@ -69,6 +70,8 @@ def available_cpus(cgroup_root: str = "/sys/fs/cgroup") -> int:
 _INITIAL_RATE = 100_000.0
 #: Weight of each finished chunk in the measured rate.
 _RATE_WEIGHT = 0.2
+#: A call that has waited this long for its next chunk is served before shorter ones.
+_STARVATION_S = 1.0
 
 class Backend(Protocol):
     """Where texts are analyzed."""
@@ -126,15 +129,72 @@ def _worker_main(conn: Any, spec: EngineSpec) -> None:
 class _Job:
     """One chunk of texts and the future its outcomes are delivered to."""
 
-    __slots__ = ("chars", "flags", "future", "started", "texts")
+    __slots__ = ("chars", "flags", "future", "group", "started", "texts")
 
-    def __init__(self, texts: list[str], flags: list[bool], future: asyncio.Future) -> None:
+    def __init__(self, texts: list[str], flags: list[bool], future: asyncio.Future,
+                 group: int = 0) -> None:
         self.texts = texts
+        #: The `WorkerPool.analyze` call it belongs to (fair scheduling).
+        self.group = group
         self.flags = flags
         self.future = future
         self.chars = sum(map(len, texts))
         #: ``loop.time()`` when a worker began on it.
         self.started = 0.0
+
+
+class _FairQueue:
+    """Chunks not sent yet, grouped by the call they belong to. The next chunk comes from the
+    call with the fewest chunks left (shortest first: a small request's chunk goes out ahead
+    of a large prompt's, and calls of equal size finish one after another rather than all
+    late together, as round-robin would make them); a call that has waited longer than
+    `_STARVATION_S` since it last got a chunk goes first, so a large prompt keeps moving
+    under a stream of small ones."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._groups: dict[int, collections.deque[_Job]] = {}
+        self._served: dict[int, float] = {}
+        self._clock = clock
+
+    def __bool__(self) -> bool:
+        return bool(self._groups)
+
+    def __iter__(self):
+        for jobs in self._groups.values():
+            yield from jobs
+
+    def extend(self, jobs: list[_Job]) -> None:
+        now = self._clock()
+        for job in jobs:
+            if job.group not in self._groups:
+                self._groups[job.group] = collections.deque()
+                self._served[job.group] = now
+            self._groups[job.group].append(job)
+
+    def requeue(self, jobs: list[_Job]) -> None:
+        """Put back chunks that were sent but never started, first in their call's line."""
+        for job in reversed(jobs):
+            group = self._groups.get(job.group)
+            if group is None:
+                group = self._groups[job.group] = collections.deque()
+                self._served[job.group] = float("-inf")  # first in line
+            group.appendleft(job)
+
+    def appendleft(self, job: _Job) -> None:
+        self.requeue([job])
+
+    def popleft(self) -> _Job:
+        now = self._clock()
+        group = min(self._groups, key=lambda g: (
+            now - self._served[g] <= _STARVATION_S, len(self._groups[g]) if
+            now - self._served[g] <= _STARVATION_S else self._served[g], g))
+        jobs = self._groups[group]
+        job = jobs.popleft()
+        if jobs:
+            self._served[group] = now
+        else:
+            del self._groups[group], self._served[group]
+        return job
 
 
 class _Worker:
@@ -204,7 +264,8 @@ class WorkerPool:
         #: Workers serving chunks (engines built, reader registered), in start order.
         self._serving: list[_Worker] = []
         #: Chunks not sent yet, in arrival order.
-        self._queue: collections.deque[_Job] = collections.deque()
+        self._queue = _FairQueue()
+        self._calls = itertools.count(1)
         self._spawning: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -283,7 +344,7 @@ class WorkerPool:
         self._discard(worker)
         if inflight:
             self._fail(inflight[0], reason)
-            self._queue.extendleft(reversed(inflight[1:]))  # never started: keep their order
+            self._queue.requeue(inflight[1:])  # never started: first in line, in order
         if not self._closed:
             self._on_restart()
             task = asyncio.get_running_loop().create_task(self._respawn())
@@ -312,10 +373,35 @@ class WorkerPool:
         pending += sum(j.chars for w in self._serving for j in w.inflight)
         return pending / (self._rate * max(1, len(self._serving)))
 
-    def admissible_chars(self, within: float) -> float:
-        """Characters that could be queued now and still be analyzed within ``within``
-        seconds (negative when the backlog alone is longer)."""
-        return (within - self.backlog_seconds()) * self._rate * max(1, len(self._serving))
+    def active_calls(self) -> int:
+        """Calls with chunks queued or being analyzed."""
+        groups = {j.group for j in self._queue if not j.future.done()}
+        groups.update(j.group for w in self._serving for j in w.inflight)
+        return len(groups)
+
+    def admissible_chars(self, budget: float, busy_budget: float,
+                         wanted: float = math.inf) -> float:
+        """Characters a new call of ``wanted`` characters could queue now and still have
+        analyzed within the shorter of ``budget`` and ``busy_budget`` (negative: none).
+
+        The queue serves the call with the fewest chunks left first, so of each other call
+        only about as much as the new call's own size is served before it: a small request
+        beside a large prompt still fits, while under a flood of like-sized requests this is
+        the whole backlog. Kept short on purpose: under a flood each call asks for little and
+        is answered soon, so the collector's fixed number of export consumers keeps its
+        throughput. (A lone prompt larger than that has the rest withheld; overload.policy
+        wait waits for it.)"""
+        within = min(busy_budget, budget)
+        pending: dict[int, int] = {}
+        for j in self._queue:
+            if not j.future.done():
+                pending[j.group] = pending.get(j.group, 0) + j.chars
+        for w in self._serving:
+            for j in w.inflight:
+                pending[j.group] = pending.get(j.group, 0) + j.chars
+        ahead = sum(min(p, wanted) for p in pending.values())
+        capacity = self._rate * max(1, len(self._serving))
+        return within * capacity - ahead
 
     # -- the hot path ---------------------------------------------------------------------
     async def analyze(self, texts: Sequence[str], patterns_only: Sequence[bool]) -> list[Outcome]:
@@ -329,7 +415,9 @@ class WorkerPool:
             self._on_failure("no_workers", len(texts))
             return [None] * len(texts)
         loop = asyncio.get_running_loop()
-        jobs = [_Job(t, f, loop.create_future()) for t, f in self._chunks(texts, patterns_only)]
+        group = next(self._calls)
+        jobs = [_Job(t, f, loop.create_future(), group)
+                for t, f in self._chunks(texts, patterns_only)]
         self._queue.extend(jobs)
         self._dispatch()
         try:

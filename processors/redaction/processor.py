@@ -249,7 +249,9 @@ class RedactionProcessor(Processor):
         if todo and until is not None and admissible is not None:
             # Queue what the workers can reach in time (at least one text while there is
             # room at all); withhold the rest now rather than let it wait and expire.
-            room = admissible(min(self._max_backlog, until - asyncio.get_running_loop().time()))
+            wanted = sum(len(key[0]) for key, _ck in todo)
+            room = admissible(until - asyncio.get_running_loop().time(), self._max_backlog,
+                              wanted)
             admitted = []
             for item in todo:
                 if room > 0:

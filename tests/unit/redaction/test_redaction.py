@@ -177,8 +177,8 @@ class Backlogged:
     def __init__(self) -> None:
         self.asked = 0
 
-    def admissible_chars(self, within: float) -> float:
-        return (within - 60.0) * 1000
+    def admissible_chars(self, budget: float, busy_budget: float, wanted: float) -> float:
+        return -1.0
 
     async def start(self):
         return None
@@ -221,7 +221,40 @@ async def test_worker_pool_backlog_is_pending_characters_over_the_measured_rate(
     assert pool.backlog_seconds() == 50_000 / _INITIAL_RATE
     pool._rate = 10_000.0
     assert pool.backlog_seconds() == 5.0
-    assert pool.admissible_chars(6.0) == 10_000.0 and pool.admissible_chars(1.0) < 0
+    assert pool.active_calls() == 1
+    assert pool.admissible_chars(6.0, 10.0) == 10_000.0  # (6 s - 5 s of backlog) x rate
+    assert pool.admissible_chars(2.0, 0.25) < 0
+    # A small call behind the 50,000-character one waits for about its own size of it only.
+    assert pool.admissible_chars(2.0, 0.25, wanted=1_000) == 0.25 * 10_000.0 - 1_000
+    live.cancel()
+    assert pool.active_calls() == 0 and pool.admissible_chars(2.0, 0.25) == 0.25 * 10_000.0
+
+
+async def test_worker_pool_serves_the_shortest_call_first_and_lets_none_starve():
+    """A small call's chunk goes out ahead of a large call's; calls of equal size go one after
+    the other; a call kept waiting past the starvation limit goes first."""
+    import asyncio
+
+    from processors.redaction import pool as pool_mod
+    from processors.redaction.pool import _FairQueue, _Job
+
+    loop = asyncio.get_running_loop()
+    now = [0.0]
+    q = _FairQueue(clock=lambda: now[0])
+
+    def jobs(group, n, name):
+        return [_Job([f"{name}-{i}"], [False], loop.create_future(), group) for i in range(n)]
+
+    q.extend(jobs(1, 5, "big"))
+    q.extend(jobs(2, 1, "small"))
+    q.extend(jobs(3, 2, "mid"))
+    order = [q.popleft().texts[0] for _ in range(4)]
+    assert order == ["small-0", "mid-0", "mid-1", "big-0"]
+    q.extend(jobs(4, 1, "late"))
+    now[0] += pool_mod._STARVATION_S + 0.1  # big last served long ago
+    assert q.popleft().texts[0] == "big-1"
+    q.requeue(jobs(5, 1, "requeued"))
+    assert q.popleft().texts[0] == "requeued-0"
 
 
 async def test_wait_policy_waits_for_the_analysis():

@@ -94,9 +94,9 @@ def _varint(buf: bytes, i: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: bytes, i: int, end: int, tag: int):
-    """(start, end) of each value of the length-delimited field ``tag`` in ``buf[i:end]``,
-    in order; every other field is skipped by its wire type."""
+def _len_fields(buf: bytes, i: int, end: int):
+    """(key, start, end) of every length-delimited field of ``buf[i:end]``, in order; fields
+    of other wire types are skipped."""
     while i < end:
         key, i = _varint(buf, i, end)
         wire = key & 7
@@ -104,8 +104,7 @@ def _fields(buf: bytes, i: int, end: int, tag: int):
             n, i = _varint(buf, i, end)
             if i + n > end:
                 raise _Malformed
-            if key == tag:
-                yield i, i + n
+            yield key, i, i + n
             i += n
         elif wire == 0:
             _, i = _varint(buf, i, end)
@@ -117,6 +116,13 @@ def _fields(buf: bytes, i: int, end: int, tag: int):
             raise _Malformed
     if i != end:
         raise _Malformed
+
+
+def _fields(buf: bytes, i: int, end: int, tag: int):
+    """(start, end) of each value of the length-delimited field ``tag`` in ``buf[i:end]``."""
+    for key, s, e in _len_fields(buf, i, end):
+        if key == tag:
+            yield s, e
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,13 +149,17 @@ def _shapes():
     }
 
 
-def _len_field(tag: int, body: bytes) -> bytes:
-    n, out = len(body), bytearray([tag])
+def _varint_bytes(n: int) -> bytes:
+    out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
-    return bytes(out) + body
+    return bytes(out)
+
+
+def _len_field(key: int, body: bytes) -> bytes:
+    return _varint_bytes(key) + _varint_bytes(len(body)) + body
 
 
 def salvage(signal: str, payload: bytes) -> tuple[Any, int] | None:
@@ -172,7 +182,7 @@ def salvage(signal: str, payload: bytes) -> tuple[Any, int] | None:
     try:
         for rs, rs_end in _fields(payload, 0, len(payload), _TAG_1):
             head = b"".join(_len_field(tag, payload[s:e]) if tag != _TAG_2 else b""
-                            for tag, s, e in _all_fields(payload, rs, rs_end))
+                            for tag, s, e in _len_fields(payload, rs, rs_end))
             try:
                 resource = resource_type.FromString(head)
             except DecodeError:
@@ -183,7 +193,7 @@ def salvage(signal: str, payload: bytes) -> tuple[Any, int] | None:
             kept_resource.CopyFrom(resource)
             for ss, ss_end in _fields(payload, rs, rs_end, _TAG_2):
                 scope_head = b"".join(_len_field(tag, payload[s:e]) if tag != _TAG_2 else b""
-                                      for tag, s, e in _all_fields(payload, ss, ss_end))
+                                      for tag, s, e in _len_fields(payload, ss, ss_end))
                 items = list(_fields(payload, ss, ss_end, _TAG_2))
                 try:
                     scope = scope_type.FromString(scope_head)
@@ -206,26 +216,3 @@ def salvage(signal: str, payload: bytes) -> tuple[Any, int] | None:
     except _Malformed:
         return None
     return out, rejected
-
-
-def _all_fields(buf: bytes, i: int, end: int):
-    """(tag byte, start, end) of every length-delimited field of ``buf[i:end]``; other wire
-    types are refused (the levels walked here hold only messages, strings and repeated
-    messages, apart from ``dropped_attributes_count`` which is a varint: skipped)."""
-    while i < end:
-        key, i = _varint(buf, i, end)
-        wire = key & 7
-        if wire == 2:
-            n, i = _varint(buf, i, end)
-            if i + n > end or key > 0x7F:
-                raise _Malformed
-            yield key, i, i + n
-            i += n
-        elif wire == 0:
-            _, i = _varint(buf, i, end)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            raise _Malformed

@@ -35,7 +35,7 @@ import yaml
 
 ITEMS = 512
 IN_FLIGHT = 8
-_SERVICES = {
+SERVICES = {
     "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
     "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
     "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
@@ -60,7 +60,7 @@ def _noop(port: int, ready: Any) -> None:
         async def export(_payload: bytes, _ctx: Any) -> bytes:
             return b""  # an empty Export*ServiceResponse
 
-        for service in _SERVICES.values():
+        for service in SERVICES.values():
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
                 "Export": grpc.unary_unary_rpc_method_handler(
                     export, request_deserializer=None, response_serializer=None)}),))
@@ -197,11 +197,11 @@ def _logs(n: int, seed: int) -> list[bytes]:
 # --------------------------------------------------------------------------------------------
 # Load
 # --------------------------------------------------------------------------------------------
-async def _rate(port: int, signal: str, payloads: list[bytes]) -> float:
-    """Items per second for sending every payload, IN_FLIGHT at a time."""
+async def send(port: int, signal: str, payloads: list[bytes]) -> None:
+    """Send every payload, IN_FLIGHT at a time (raw bytes, no re-encoding)."""
     opts = [("grpc.max_send_message_length", 256 << 20)]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=opts) as ch:
-        call = ch.unary_unary(f"/{_SERVICES[signal]}/Export", request_serializer=None,
+        call = ch.unary_unary(f"/{SERVICES[signal]}/Export", request_serializer=None,
                               response_deserializer=None)
         queue = iter(payloads)
 
@@ -209,9 +209,14 @@ async def _rate(port: int, signal: str, payloads: list[bytes]) -> float:
             for payload in queue:
                 await call(payload, timeout=600)
 
-        t0 = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
-        return len(payloads) * ITEMS / (time.perf_counter() - t0)
+
+
+async def _rate(port: int, signal: str, payloads: list[bytes]) -> float:
+    """Items per second for sending every payload, IN_FLIGHT at a time."""
+    t0 = time.perf_counter()
+    await send(port, signal, payloads)
+    return len(payloads) * ITEMS / (time.perf_counter() - t0)
 
 
 def run(quick: bool = False) -> str:
@@ -314,7 +319,7 @@ async def _fairness(config: dict, tmp: Path, small: int) -> dict[str, Any]:
         captured.append(payload)
         return b""
 
-    for service in _SERVICES.values():
+    for service in SERVICES.values():
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
             "Export": grpc.unary_unary_rpc_method_handler(
                 export, request_deserializer=None, response_serializer=None)}),))
@@ -327,7 +332,7 @@ async def _fairness(config: dict, tmp: Path, small: int) -> dict[str, Any]:
         smalls = _traces(small, 1.0 / ITEMS, 99)  # one LLM span with ~1.4 KB each
         opts = [("grpc.max_send_message_length", 256 << 20)]
         async with grpc.aio.insecure_channel(f"127.0.0.1:{side}", options=opts) as ch:
-            call = ch.unary_unary(f"/{_SERVICES['traces']}/Export", request_serializer=None,
+            call = ch.unary_unary(f"/{SERVICES['traces']}/Export", request_serializer=None,
                                   response_deserializer=None)
             await call(smalls[0], timeout=60)  # warm-up
 

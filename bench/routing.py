@@ -33,14 +33,8 @@ from typing import Any
 import grpc
 import yaml
 
-from bench.mixed import IN_FLIGHT, ITEMS, _configs, _sidecar, _traces
+from bench.mixed import IN_FLIGHT, ITEMS, SERVICES, _configs, _sidecar, _traces, send
 from tests.harness import free_port
-
-_SERVICES = {
-    "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
-    "logs": "opentelemetry.proto.collector.logs.v1.LogsService",
-    "metrics": "opentelemetry.proto.collector.metrics.v1.MetricsService",
-}
 
 
 def _counting_sink(port: int, spans: Any, withheld: Any, ready: Any) -> None:
@@ -70,7 +64,7 @@ def _counting_sink(port: int, spans: Any, withheld: Any, ready: Any) -> None:
         async def other(_payload: bytes, _ctx: Any) -> bytes:
             return b""
 
-        for signal, service in _SERVICES.items():
+        for signal, service in SERVICES.items():
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {
                 "Export": grpc.unary_unary_rpc_method_handler(
                     traces if signal == "traces" else other,
@@ -140,25 +134,11 @@ def _start_collector(config: dict, health: int, tmp: Path, name: str) -> subproc
     raise RuntimeError("collector not ready in 60 s")
 
 
-async def _send(port: int, payloads: list[bytes]) -> None:
-    opts = [("grpc.max_send_message_length", 256 << 20)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=opts) as ch:
-        call = ch.unary_unary(f"/{_SERVICES['traces']}/Export", request_serializer=None,
-                              response_deserializer=None)
-        queue = iter(payloads)
-
-        async def sender() -> None:
-            for payload in queue:
-                await call(payload, timeout=600)
-
-        await asyncio.gather(*(sender() for _ in range(IN_FLIGHT)))
-
-
 def _measure(port: int, payloads: list[bytes], spans: Any, timeout: float = 600) -> float:
     start = spans.value
     expected = start + len(payloads) * ITEMS
     t0 = time.perf_counter()
-    asyncio.run(_send(port, payloads))
+    asyncio.run(send(port, "traces", payloads))
     deadline = time.monotonic() + timeout
     while spans.value < expected:
         if time.monotonic() > deadline:

@@ -180,10 +180,10 @@ class Pipeline:
             ctx.reject(salvaged, f"{salvaged} item(s) not decodable (e.g. values nested past "
                                  f"the protobuf depth limit); the rest delivered")
         wire = self._filters[signal]
-        if chain and wire is not None and not wire.search(payload):
-            chain = ()  # nothing in it for any stage: forwarded as received
-        elif chain and wire is not None:
-            ctx.scopes = _kept_scopes(signal, request, wire, payload)
+        if chain and wire is not None:
+            matched, ctx.scopes = _kept_scopes(signal, request, wire, payload)
+            if not matched:
+                chain = ()  # nothing in it for any stage: forwarded as received
         if chain:
             received = request
             request = await self._run_chain(signal, chain, request, ctx, items)
@@ -295,19 +295,22 @@ _CONTAINERS = {
 
 
 def _kept_scopes(signal: Signal, request: Any, wire: WireFilter,
-                 payload: bytes) -> list[tuple[Any, Any]] | None:
-    """The (resource, scope) containers whose bytes match ``wire``; None: all of them."""
+                 payload: bytes) -> tuple[bool, list[tuple[Any, Any]] | None]:
+    """Whether any scope's bytes match ``wire``, and the (resource, scope) containers that do
+    (None: all of them). One scan of the bytes either way."""
     outer, inner = _CONTAINERS[signal]
     resources = getattr(request, outer)
-    if len(resources) == 1 and len(getattr(resources[0], inner)) == 1:
-        return None  # the one scope is what matched
+    if len(resources) <= 1 and sum(len(getattr(r, inner)) for r in resources) <= 1:
+        return wire.search(payload), None
     found = wire.scopes(payload)
-    if found is None:
-        return None
+    if found is None:  # not the expected outer shape: look at everything
+        return wire.search(payload), None
     hits, total = found
+    if not hits:
+        return False, None
     if len(hits) == total:
-        return None
-    return [(resources[r], getattr(resources[r], inner)[s]) for r, s in hits]
+        return True, None
+    return True, [(resources[r], getattr(resources[r], inner)[s]) for r, s in hits]
 
 
 _REJECTED_FIELD = {

@@ -27,6 +27,13 @@ def rules(name: str) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
+@functools.cache
+def word_list(name: str) -> tuple[str, ...]:
+    """The words of the list ``rules/<name>.txt``: one per line, ``#`` lines are comments."""
+    text = (RULES / f"{name}.txt").read_text("utf-8")
+    return tuple(w for line in text.splitlines() if (w := line.strip()) and w[0] != "#")
+
+
 # --------------------------------------------------------------------------------------------
 # Value shapes
 # --------------------------------------------------------------------------------------------

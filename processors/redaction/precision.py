@@ -35,7 +35,7 @@ import unicodedata
 
 import regex
 
-from processors.redaction.keys import RULES, rules
+from processors.redaction.keys import rules, word_list
 
 #: One finding: (start, end, entity type, score) -- engine.Finding.
 Finding = tuple[int, int, str, float]
@@ -85,7 +85,7 @@ class Refiner:
     """Precision rules and name propagation for one text's findings (see the module doc)."""
 
     def __init__(self) -> None:
-        self._software = _word_file("software_names")
+        self._software = frozenset(w.casefold() for w in word_list("software_names"))
         self._not_names = frozenset(w.casefold() for w in rules("not_names")["words"])
         self._company_words = frozenset(
             w.casefold() for w in rules("not_names")["company_words"])
@@ -262,13 +262,6 @@ def _plausible_in(value: str, stop: frozenset[str]) -> bool:
 def _fold(word: str) -> str:
     """Lower case without accents: Lafrenière -> lafreniere (as e-mail addresses write it)."""
     return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
-
-
-def _word_file(name: str) -> frozenset[str]:
-    """The casefolded words of rules/<name>.txt (one per line, ``#`` comments)."""
-    path = RULES / f"{name}.txt"
-    return frozenset(line.strip().casefold() for line in path.read_text("utf-8").splitlines()
-                     if line.strip() and not line.startswith("#"))
 
 
 def _not_personal_ip(text: str, start: int, end: int, value: str) -> bool:

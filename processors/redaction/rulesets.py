@@ -33,9 +33,7 @@ from processors.redaction.keys import (
     NAME,
     _key_alternation,
     rules,
-)
-from processors.redaction.keys import (
-    RULES as RULES_DIR,
+    word_list,
 )
 from processors.redaction.recognizers import GatedRecognizer
 
@@ -290,9 +288,8 @@ class _GivenNameRecognizer(EntityRecognizer):
         # (the languages of the content we see: "Der Fork", "Las Rozas" start no name)
         stops = {w.casefold() for w in (*EN, *DE, *FR, *ES)}
         ambiguous = {w.casefold() for w in data["ambiguous_given_names"]} | stops
-        lines = (RULES_DIR / "first_names.txt").read_text("utf-8").splitlines()
-        self._given = frozenset(n for n in lines
-                                if n and not n.startswith("#") and n.casefold() not in ambiguous)
+        self._given = frozenset(n for n in word_list("first_names")
+                                if n.casefold() not in ambiguous)
         self._stop_after = frozenset(
             {w.casefold() for w in (*data["not_surnames"], *data["company_words"],
                                     *data["words"])} | stops)

@@ -123,6 +123,7 @@ OWN_COST_UNPRICED = f"{OWN_PREFIX}_cost_unpriced_spans"
 OWN_COST_OVERRIDE_RELOADS = f"{OWN_PREFIX}_cost_override_reloads"
 OWN_COST_RELOAD_OK = "ok"
 OWN_COST_RELOAD_FAILED = "failed"
+OWN_CALLS_PAIRING = f"{OWN_PREFIX}_calls_pairing"
 
 # --------------------------------------------------------------------------------------------
 # Read: GenAI span conventions (processors/genai; shared/CONVENTIONS.md "Where each concept
@@ -196,6 +197,13 @@ GENAI_VERCEL_OPERATION_ID = "ai.operationId"
 GENAI_PYDANTIC_AGENT_KEYS = (
     "agent_name", "pydantic_ai.all_messages", "all_messages_events", "final_result",
 )
+#: Agent, tool and session identity (agent / tool telemetry, per-run and per-session roll-ups).
+GENAI_AGENT_NAME = "gen_ai.agent.name"
+GENAI_TOOL_NAME = "gen_ai.tool.name"
+GENAI_CONVERSATION_ID = "gen_ai.conversation.id"
+GENAI_AGENT_NAME_KEYS = (GENAI_AGENT_NAME, "agent.name", "agent_name")
+GENAI_TOOL_NAME_KEYS = (GENAI_TOOL_NAME, "tool.name", "ai.toolCall.name")
+GENAI_SESSION_KEYS = (GENAI_CONVERSATION_ID, "session.id", "ai.telemetry.metadata.sessionId")
 #: Instrumentation scopes with a known shape.
 GENAI_SCOPE_ANTHROPIC_SDK = "com.anthropic.sdk.python"
 GENAI_SCOPE_OPENLIT_PREFIX = "openlit"

@@ -77,7 +77,10 @@ class Operation(enum.StrEnum):
     TEXT_COMPLETION = "text_completion"
     GENERATE_CONTENT = "generate_content"
     EMBEDDINGS = "embeddings"
-    #: A span that sums several model calls (agent run, Vercel top-level ``ai.generateText``).
+    #: An agent run (``invoke_agent``; OpenInference AGENT; Pydantic AI's agent run): sums the
+    #: model calls below it, never priced itself.
+    INVOKE_AGENT = "invoke_agent"
+    #: Another span that sums several model calls (a chain, Vercel top-level ``ai.generateText``).
     AGGREGATE = "aggregate"
     EXECUTE_TOOL = "execute_tool"
     OTHER = "other"
@@ -117,6 +120,9 @@ class LLMCall(NamedTuple):
         time_to_first_chunk: seconds, when the span says.
         content_keys: attribute keys that hold prompt / completion / tool content.
         content_events: indexes into ``span.events`` of events that hold content.
+        agent_name / tool_name: the agent or tool the span names (bounded), if any.
+        session_id: the conversation or session the span belongs to (``gen_ai.conversation.id``,
+            ``session.id``), bounded; None when it says none.
     """
 
     convention: Convention
@@ -139,6 +145,9 @@ class LLMCall(NamedTuple):
     time_to_first_chunk: float | None
     content_keys: tuple[str, ...]
     content_events: tuple[int, ...]
+    agent_name: str | None = None
+    tool_name: str | None = None
+    session_id: str | None = None
 
     @property
     def model(self) -> str | None:
@@ -174,6 +183,9 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "ttfc_s": sc.GENAI_TIME_TO_FIRST_CHUNK_S_KEYS,
     "ttfc_ms": sc.GENAI_TIME_TO_FIRST_CHUNK_MS_KEYS,
     "foreign_cost": sc.GENAI_FOREIGN_COST_KEYS,
+    "agent_name": sc.GENAI_AGENT_NAME_KEYS,
+    "tool_name": sc.GENAI_TOOL_NAME_KEYS,
+    "session": sc.GENAI_SESSION_KEYS,
 }
 _SINGLE = {
     sc.GENAI_OPERATION_NAME: "operation",
@@ -192,6 +204,8 @@ _KEY_INDEX: dict[str, tuple[str, int]] = {
 for _k, _c in _SINGLE.items():
     _KEY_INDEX.setdefault(_k, (_c, 0))
 _PYDANTIC_AGENT_KEYS = frozenset(sc.GENAI_PYDANTIC_AGENT_KEYS)
+#: Pydantic AI's ``agent_name`` marks its agent-run span (and names the agent).
+_PYDANTIC_AGENT_RANK = sc.GENAI_AGENT_NAME_KEYS.index("agent_name")
 _CONTENT_KEYS = sc.GENAI_CONTENT_KEYS
 _CONTENT_PREFIXES = sc.GENAI_CONTENT_KEY_PREFIXES
 _CONTENT_EVENTS = sc.GENAI_CONTENT_EVENT_NAMES
@@ -327,7 +341,7 @@ _OPENINFERENCE_KINDS = {
     "LLM": Operation.CHAT,
     "EMBEDDING": Operation.EMBEDDINGS,
     "TOOL": Operation.EXECUTE_TOOL,
-    "AGENT": Operation.AGGREGATE,
+    "AGENT": Operation.INVOKE_AGENT,
     "CHAIN": Operation.AGGREGATE,
 }
 
@@ -355,7 +369,9 @@ def _operation(found: dict[str, Any], span_kind: int) -> Operation | None:
             return Operation.EMBEDDINGS
         if op == "execute_tool":
             return Operation.EXECUTE_TOOL
-        if op in ("invoke_agent", "create_agent", "invoke_workflow", "agent"):
+        if op in ("invoke_agent", "agent"):
+            return Operation.INVOKE_AGENT
+        if op in ("create_agent", "invoke_workflow"):
             return Operation.AGGREGATE
         return Operation.OTHER
     rt = found.get("llm_request_type")
@@ -365,7 +381,7 @@ def _operation(found: dict[str, Any], span_kind: int) -> Operation | None:
     if isinstance(kind, str) and kind:
         return _OPENINFERENCE_KINDS.get(kind.strip().upper(), Operation.OTHER)
     if "agent" in found:
-        return Operation.AGGREGATE
+        return Operation.INVOKE_AGENT
     # No operation key: a span that names a model and reports usage is a model call.
     if found.get("request_model") is not None or found.get("response_model") is not None:
         return Operation.CHAT
@@ -461,7 +477,7 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     is_sdk = scope_name == sc.GENAI_SCOPE_ANTHROPIC_SDK
     if not marker and not is_sdk:
         return None
-    if agent:
+    if agent or ranks.get("agent_name") == _PYDANTIC_AGENT_RANK:
         found["agent"] = True
     operation = _operation(found, span.kind)
     if operation is None:
@@ -566,6 +582,10 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
     events = span.events
     if events:
         content_events = tuple(i for i, ev in enumerate(events) if ev.name in _CONTENT_EVENTS)
+
+    agent_name = _label(found.get("agent_name"))
+    tool_name = _label(found.get("tool_name"))
+    session_id = _label(found.get("session"))
 
     tf = _FLAG_CACHE.get(flags)
     if tf is None:

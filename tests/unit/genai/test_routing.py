@@ -85,9 +85,10 @@ def test_golden_log_records_with_genai_events_are_genai(path):
             assert routing.is_genai_log(lr)
 
 
-#: Read only on a span that something else already marks as GenAI (a service tier alone makes no
-#: LLM call; `view` needs a marker).
-_SECONDARY = {"GENAI_SERVICE_TIER_KEYS"}
+#: Read only on a span that something else already marks as GenAI (a service tier, an
+#: OpenInference ``tool.name`` or ``session.id`` alone makes no LLM call; `view` needs a marker).
+_SECONDARY = {"GENAI_SERVICE_TIER_KEYS", "GENAI_AGENT_NAME_KEYS", "GENAI_TOOL_NAME_KEYS",
+              "GENAI_SESSION_KEYS"}
 
 
 @pytest.mark.parametrize("key", sorted(

@@ -108,7 +108,7 @@ def test_reasoning_larger_than_output_is_added() -> None:
     [
         pytest.param({"gen_ai.operation.name": "chat"}, Operation.CHAT, id="otel-chat"),
         pytest.param({"gen_ai.operation.name": "embeddings"}, Operation.EMBEDDINGS, id="otel-emb"),
-        pytest.param({"gen_ai.operation.name": "invoke_agent"}, Operation.AGGREGATE, id="agent"),
+        pytest.param({"gen_ai.operation.name": "invoke_agent"}, Operation.INVOKE_AGENT, id="agent"),
         pytest.param({"llm.request.type": "completion"}, Operation.TEXT_COMPLETION,
                      id="openllmetry-completion"),
         pytest.param({"openinference.span.kind": "EMBEDDING"}, Operation.EMBEDDINGS, id="oi-emb"),
@@ -118,7 +118,7 @@ def test_reasoning_larger_than_output_is_added() -> None:
                      id="vercel-call"),
         pytest.param({"ai.operationId": "ai.embedMany.doEmbed"}, Operation.EMBEDDINGS,
                      id="vercel-embed"),
-        pytest.param({"agent_name": "a", "gen_ai.usage.input_tokens": 3}, Operation.AGGREGATE,
+        pytest.param({"agent_name": "a", "gen_ai.usage.input_tokens": 3}, Operation.INVOKE_AGENT,
                      id="pydantic-agent-run"),
     ],
 )

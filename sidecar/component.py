@@ -106,6 +106,11 @@ class BatchContext:
     untouched_stages: int = 0
     #: ``loop.time()`` by which the request's answer is due (its gRPC deadline); None: none.
     deadline: float | None = None
+    #: A tick (`Processor.tick_interval`): the pipeline runs the chain on an empty request so
+    #: that stages holding state release what is due; ``final`` on the last one, at shutdown
+    #: (release everything).
+    tick: bool = False
+    final: bool = False
 
     def containers(self, request: Any) -> Iterator[tuple[Any, Any]]:
         """The request's (resource, scope) containers a processor must look at: ``(rs, ss)``
@@ -163,6 +168,11 @@ class Processor(abc.ABC):
     #: whose bytes do not match holds nothing for it (the pipeline then skips it, or forwards
     #: the request as received). None: anything may (no prefilter for its chain).
     interest: re.Pattern[bytes] | None = None
+    #: Seconds between ticks: a processor that holds contributions across requests (e.g. until
+    #: a pairing window closes) sets it, and the pipeline then runs its chain every that often
+    #: on an empty request (`BatchContext.tick`), and once more at shutdown (``final``), so
+    #: what it releases flows to the later stages and is exported like any derived data.
+    tick_interval: float | None = None
 
     async def start(self, host: Host) -> None:  # noqa: B027 - optional hook
         """Start background work, if any. Called once before the first batch."""

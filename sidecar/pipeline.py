@@ -18,6 +18,7 @@ prefilter kept (`BatchContext.scopes`), and the processed request is re-encoded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,7 @@ class Pipeline:
         }
         self._started = False
         self._stopped = False
+        self._ticks: list[asyncio.Task[None]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         t = telemetry
         self._received = {s: t.received_items.labels(s.value) for s in Signal}
@@ -133,12 +135,53 @@ class Pipeline:
         self.loop = asyncio.get_running_loop()
         for proc in self._processors.values():
             await proc.start(self)
+        for signal, interval in self._tick_intervals().items():
+            self._ticks.append(self.loop.create_task(self._tick_loop(signal, interval)))
+
+    def _tick_intervals(self) -> dict[Signal, float]:
+        out: dict[Signal, float] = {}
+        for signal, chain in self._chains.items():
+            wanted = [st.processor.tick_interval for st in chain
+                      if st.processor.tick_interval is not None]
+            if wanted:
+                out[signal] = min(wanted)
+        return out
+
+    async def _tick_loop(self, signal: Signal, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.tick(signal)
+
+    async def tick(self, signal: Signal, final: bool = False) -> None:
+        """Run ``signal``'s chain on an empty request (`BatchContext.tick`) and export what it
+        derived. A failure is logged and counted, never raised: a tick has no client."""
+        chain = self._chains[signal]
+        ctx = BatchContext(signal, tick=True, final=final)
+        try:
+            await self._run_chain(signal, chain, REQUEST_TYPES[signal](), ctx, 0)
+        except ProcessingError:
+            return  # logged by _run_chain
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._exporter.timeout
+        for s, request in self._derived_requests(ctx):
+            try:
+                await self._export_derived_batch(s, request, deadline)
+            except ExportError:
+                log.warning("derived data of a tick not exported", extra={"signal": s.value})
 
     async def shutdown(self) -> None:
         """Shut processors down (they flush derived data through `export_derived`). Idempotent."""
         if self._stopped:
             return
         self._stopped = True
+        for task in self._ticks:
+            task.cancel()
+        for task in self._ticks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._started:
+            for signal in self._tick_intervals():
+                await self.tick(signal, final=True)  # release what stages still hold
         for name, proc in self._processors.items():
             try:
                 await proc.shutdown()

@@ -26,13 +26,15 @@ from sidecar.component import Factory
 __all__ = ["FACTORIES", "Factory", "build_config", "load_config"]
 
 
+import processors.calls
 import processors.cost
 import processors.logs
 import processors.metrics
 import processors.redaction
 
 _PACKAGES: tuple[ModuleType, ...] = (
-    processors.cost, processors.redaction, processors.metrics, processors.logs,
+    processors.cost, processors.redaction, processors.calls, processors.metrics,
+    processors.logs,
 )
 
 FACTORIES: dict[str, Factory] = {f.type: f for f in map(Factory.of, _PACKAGES)}

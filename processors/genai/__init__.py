@@ -10,6 +10,9 @@ pipeline processor and has no config). The API:
   the processors of a chain through ``BatchContext.scratch``; also marks the duplicate span of
   a call reported twice (``LLMCall.duplicate``).
 * ``invalidate(ctx.scratch)`` — call after removing or replacing spans of the request.
+* ``counted(request, ctx) -> list[Entry]`` — the model calls a deriving stage counts now:
+  what the ``genai_calls`` processor settled (``publish_counted``), else the request's
+  model calls.
 * ``LLMCall`` fields: provider (normalized), operation (`Operation`), request_model,
   response_model, ``model`` (response else request), input / output / cache_read /
   cache_write / reasoning tokens (None when absent; input includes cache, output includes
@@ -34,8 +37,10 @@ from processors.genai.view import (
     TokenFlag,
     batch_view,
     bounded,
+    counted,
     invalidate,
     normalize_provider,
+    publish_counted,
     string_list,
     view,
 )
@@ -52,8 +57,10 @@ __all__ = [
     "TokenFlag",
     "batch_view",
     "bounded",
+    "counted",
     "invalidate",
     "normalize_provider",
+    "publish_counted",
     "string_list",
     "view",
 ]

@@ -597,8 +597,16 @@ def view(span: trace_pb2.Span, scope_name: str = "") -> LLMCall | None:
         inp, out, cr, cw, rs, tf, tier and bounded(tier), error_type and bounded(error_type),
         False,
         sc.COST_AMOUNT if "our_cost" in found else None, foreign, streaming, ttfc,
-        tuple(content_keys), content_events,
+        tuple(content_keys), content_events, agent_name, tool_name, session_id,
     )
+
+
+def _label(raw: Any) -> str | None:
+    """A name or id from a scalar attribute, as derived data may carry it."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    text = str(raw).strip()
+    return bounded(text) if text else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,3 +702,23 @@ def string_list(value: Any) -> list[str]:
             return [text]
         return [text] if text else []
     return []
+
+
+_COUNTED_KEY = ("processors.genai", "counted")
+
+
+def publish_counted(scratch: dict[Any, Any], entries: list[Entry]) -> None:
+    """Hand the later stages of a chain the model calls to count in this run (the
+    ``genai_calls`` processor: this request's calls that are not held back, plus the held
+    ones released now)."""
+    scratch[_COUNTED_KEY] = entries
+
+
+def counted(request: Any, ctx: Any) -> list[Entry]:
+    """The model calls a deriving stage (metrics, inference logs) counts in this run: what the
+    ``genai_calls`` processor settled when it ran earlier in the chain, else every
+    `LLMCall.is_model_call` of the request's `batch_view`."""
+    settled = ctx.scratch.get(_COUNTED_KEY)
+    if settled is not None:
+        return settled
+    return [e for e in batch_view(request, ctx.scratch, ctx.scopes) if e.call.is_model_call]

@@ -13,7 +13,7 @@ TYPE = "inference_logs"
 SIGNALS = frozenset({Signal.TRACES})
 #: Processor types that must run before this one in a pipeline that has them: it reads
 #: the cost results and the redaction summary of each span.
-AFTER = frozenset({"cost", "redaction"})
+AFTER = frozenset({"cost", "redaction", "genai_calls"})
 
 
 def default_config() -> LogsConfig:

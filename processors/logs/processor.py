@@ -100,10 +100,8 @@ class InferenceLogsProcessor(Processor):
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         groups: dict[tuple[int, tuple[str, ...]], logs_pb2.ResourceLogs] = {}
         keep: list[Any] = []  # the resources whose id() keys the groups stay alive meanwhile
-        for entry in genai.batch_view(batch, ctx.scratch, ctx.scopes):
+        for entry in genai.counted(batch, ctx):
             call = entry.call
-            if not call.is_model_call:
-                continue
             lifted = self._lifted(call)
             key = (id(entry.resource), tuple(v for _, v in lifted))
             group = groups.get(key)

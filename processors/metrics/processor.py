@@ -305,10 +305,8 @@ class MetricsProcessor(Processor):
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         resources: dict[int, tuple[Any, dict[str, Any]]] = {}
         adds: _Adds = {}
-        for entry in genai.batch_view(batch, ctx.scratch, ctx.scopes):
+        for entry in genai.counted(batch, ctx):
             call = entry.call
-            if not call.is_model_call:
-                continue
             held = resources.get(id(entry.resource))
             if held is None:
                 held = (entry.resource, self._pick(entry.resource.attributes,

@@ -1,0 +1,26 @@
+"""Settings of the ``genai_calls`` processor (``processors.genai_calls`` in the config)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from sidecar.config import Duration, StrictModel
+
+
+class CallsConfig(StrictModel):
+    """Settle, across requests, which spans count as a model call (one call, counted once)."""
+
+    #: How long a call that a later span may turn out to duplicate is held back from the
+    #: derived outputs (metrics, inference logs); also how long a seen SDK span is remembered
+    #: for its parent. 0 turns cross-request pairing off (pairs within one request still
+    #: count once).
+    pairing_window: Duration = Field(30.0, ge=0, le=600)
+    #: Most calls held at once; past it the oldest is released (counted) early, and counted in
+    #: ``genai_sidecar_calls_pairing_total{outcome="overflow"}``.
+    max_pending: int = Field(10_000, ge=1, le=1_000_000)
+    #: Most bytes of held spans (copies, content already redacted); same overflow rule.
+    max_pending_mib: float = Field(64.0, gt=0, le=4096)
+    #: Most SDK spans remembered for a parent still to come; past it the oldest is forgotten.
+    max_remembered: int = Field(100_000, ge=1, le=10_000_000)
+    #: How often held calls whose window closed are released when no request arrives.
+    tick_interval: Duration = Field(1.0, gt=0, le=60)

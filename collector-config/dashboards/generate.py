@@ -36,6 +36,12 @@ FINISH = label(sc.GENAI_FINISH_REASON)
 REASON = label(sc.COST_REASON)
 PII_STATUS = label(sc.REDACTION_STATUS)
 PII_TYPE = label(sc.REDACTION_TYPE)
+OPERATION = label(sc.GENAI_OPERATION_NAME)
+AGENT = label(sc.GENAI_AGENT_NAME)
+TOOL = label(sc.GENAI_TOOL_NAME)
+#: gen_ai.client.operation.duration also holds agent runs and tool calls: model latency
+#: panels look at model calls only.
+MODEL_CALLS = f'{OPERATION}!~"invoke_agent|execute_tool"'
 TEAM, FEATURE = "team", "feature"  # the default attribution dimensions (processors/metrics)
 
 SEL = f'{SERVICE}=~"$service",{PROVIDER}=~"$provider",{MODEL}=~"$model"'
@@ -45,9 +51,9 @@ RI = "$__rate_interval"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
-def _hist_quantile(q: float, metric: str, by: str = "") -> str:
+def _hist_quantile(q: float, metric: str, by: str = "", sel: str = SEL) -> str:
     return (f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) "
-            f"(rate({metric}_bucket{{{SEL}}}[{RI}])))")
+            f"(rate({metric}_bucket{{{sel}}}[{RI}])))")
 
 
 def _target(expr: str, legend: str, ref: str, instant: bool = False) -> dict:
@@ -117,18 +123,23 @@ def dashboard(uid: str, title: str, description: str, panels: list[dict]) -> dic
 def operations() -> dict:
     req, dur, ttfc, tok = (sc.PROM_REQUESTS, sc.PROM_OPERATION_DURATION,
                            sc.PROM_TIME_TO_FIRST_CHUNK, sc.PROM_TOKEN_USAGE)
+    model_sel = f"{SEL},{MODEL_CALLS}"
+    tools = f'{SVC},{OPERATION}="execute_tool"'
+    agents = f'{SVC},{OPERATION}="invoke_agent"'
     return dashboard("genai-operations", "GenAI / Operations",
-                     "LLM call rate, latency, errors and time to first token (genai-sidecar).", [
+                     "LLM call rate, latency, errors and time to first token; agent runs and "
+                     "tool calls (genai-sidecar).", [
         panel("Request rate by service", "timeseries",
               [(f"sum by ({SERVICE}) (rate({req}{{{SEL}}}[{RI}]))", f"{{{{{SERVICE}}}}}")],
               "reqps"),
         panel("Request rate by model", "timeseries",
               [(f"sum by ({MODEL}) (rate({req}{{{SEL}}}[{RI}]))", f"{{{{{MODEL}}}}}")], "reqps"),
         panel("Latency p50 / p95 / p99", "timeseries",
-              [(_hist_quantile(0.5, dur), "p50"), (_hist_quantile(0.95, dur), "p95"),
-               (_hist_quantile(0.99, dur), "p99")], "s"),
+              [(_hist_quantile(0.5, dur, sel=model_sel), "p50"),
+               (_hist_quantile(0.95, dur, sel=model_sel), "p95"),
+               (_hist_quantile(0.99, dur, sel=model_sel), "p99")], "s"),
         panel("Latency p95 by model", "timeseries",
-              [(_hist_quantile(0.95, dur, MODEL), f"{{{{{MODEL}}}}}")], "s"),
+              [(_hist_quantile(0.95, dur, MODEL, model_sel), f"{{{{{MODEL}}}}}")], "s"),
         panel("Error rate", "timeseries",
               [(f'(sum(rate({req}{{{SEL},{ERROR}!=""}}[{RI}])) or vector(0))'
                 f" / sum(rate({req}{{{SEL}}}[{RI}]))", "error rate")], "percentunit",
@@ -143,6 +154,22 @@ def operations() -> dict:
               [(f"sum by ({TOKEN_TYPE}) (rate({tok}_sum{{{SEL}}}[{RI}]))",
                 f"{{{{{TOKEN_TYPE}}}}}")],
               "short"),
+        panel("Tool calls by tool", "timeseries",
+              [(f"sum by ({TOOL}) (rate({dur}_count{{{tools}}}[{RI}]))", f"{{{{{TOOL}}}}}")],
+              "reqps", description="execute_tool spans (agent frameworks, GenAI conventions)."),
+        panel("Tool error rate by tool", "timeseries",
+              [(f'(sum by ({TOOL}) (rate({dur}_count{{{tools},{ERROR}!=""}}[{RI}]))'
+                f" or (sum by ({TOOL}) (rate({dur}_count{{{tools}}}[{RI}])) * 0))"
+                f" / sum by ({TOOL}) (rate({dur}_count{{{tools}}}[{RI}]))",
+                f"{{{{{TOOL}}}}}")], "percentunit",
+              description="Share of tool calls that ended in an error: agents can fail at the "
+                          "tool layer while the model metrics look healthy."),
+        panel("Tool latency p95 by tool", "timeseries",
+              [(_hist_quantile(0.95, dur, TOOL, tools), f"{{{{{TOOL}}}}}")], "s"),
+        panel("Agent runs: p95 duration by agent", "timeseries",
+              [(_hist_quantile(0.95, dur, AGENT, agents), f"{{{{{AGENT}}}}}")], "s",
+              description="invoke_agent spans; the alert GenAIAgentErrorRateHigh watches their "
+                          "error share."),
     ])
 
 

@@ -96,6 +96,9 @@ class MetricsConfig(StrictModel):
     #: value not seen for this long gives its slot back (after a burst of junk values, new
     #: legitimate ones get series again); null keeps both for the life of the process.
     series_expiration: Duration | None = Field(3600.0, gt=0)
+    #: Distinct agent names, and distinct tool names, that label the duration of agent runs
+    #: and tool calls; later ones become ``_other`` (counted like a dimension's overflow).
+    agent_tool_limit: int = Field(100, ge=1, le=10_000)
     #: Attribution dimensions added to every metric.
     dimensions: list[Dimension] = Field(default_factory=_default_dimensions)
     #: Bucket boundaries of gen_ai.client.operation.cost, USD, increasing.

@@ -234,6 +234,13 @@ class MetricsProcessor(Processor):
         self._dims = [_Dimension(d, self.overflow_counter.labels(d.name),
                                  config.series_expiration)
                       for d in config.dimensions]
+        # Agent and tool names label the duration of invoke_agent / execute_tool spans, with
+        # the same first-come bound and overflow value as the attribution dimensions.
+        self._agent_names, self._tool_names = (
+            _Dimension(Dimension(name=key, span_keys=[key], limit=config.agent_tool_limit,
+                                 missing_value=None),
+                       self.overflow_counter.labels(key), config.series_expiration)
+            for key in (sc.GENAI_AGENT_NAME, sc.GENAI_TOOL_NAME))
         self._host: Host | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -313,6 +320,8 @@ class MetricsProcessor(Processor):
                                                    self._resource_keys))
                 resources[id(entry.resource)] = held
             self._record(entry.span, call, held[1], adds)
+        if not ctx.tick:
+            self._record_agents_and_tools(batch, ctx, resources)
         self._record_redaction(ctx.containers(batch), adds)
         # Counters are summed per attribute set over the batch first: one SDK call per series
         # instead of one per span (the SDK's per-call attribute handling dominates the cost).
@@ -385,6 +394,40 @@ class MetricsProcessor(Processor):
                     _add(adds, self._finish, 1,
                          {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
                 break
+
+    def _record_agents_and_tools(self, batch: Any, ctx: BatchContext,
+                                 resources: dict[int, tuple[Any, dict[str, Any]]]) -> None:
+        """gen_ai.client.operation.duration of agent runs and tool calls (never priced), by
+        operation, agent or tool name and error.type."""
+        for entry in genai.batch_view(batch, ctx.scratch, ctx.scopes):
+            call = entry.call
+            op = call.operation
+            if op is not genai.Operation.INVOKE_AGENT and op is not genai.Operation.EXECUTE_TOOL:
+                continue
+            span = entry.span
+            if not span.end_time_unix_nano >= span.start_time_unix_nano > 0:
+                continue
+            held = resources.get(id(entry.resource))
+            if held is None:
+                held = (entry.resource, self._pick(entry.resource.attributes,
+                                                   self._resource_keys))
+                resources[id(entry.resource)] = held
+            service = _scalar(held[1][sc.SERVICE_NAME]) if sc.SERVICE_NAME in held[1] else None
+            attrs: dict[str, Any] = {
+                sc.SERVICE_NAME: genai.bounded(str(service)) if service else _UNKNOWN_SERVICE,
+                sc.GENAI_OPERATION_NAME: str(op)}
+            if op is genai.Operation.INVOKE_AGENT:
+                name = self._agent_names.value({sc.GENAI_AGENT_NAME: call.agent_name}, {})
+                if name is not None:
+                    attrs[sc.GENAI_AGENT_NAME] = name
+            else:
+                name = self._tool_names.value({sc.GENAI_TOOL_NAME: call.tool_name}, {})
+                if name is not None:
+                    attrs[sc.GENAI_TOOL_NAME] = name
+            if call.error_type:
+                attrs[sc.ERROR_TYPE] = call.error_type
+            self._duration.record((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9,
+                                  tuple(attrs.items()))
 
     def _record_redaction(self, scopes: Iterable[tuple[Any, Any]], adds: _Adds) -> None:
         spans_counter, entities_counter = self._pii_spans, self._pii_entities

@@ -6,7 +6,8 @@ One library per process (instrumentors of one SDK do not stack cleanly):
                  content on spans and as log events)
   openllmetry    Traceloop's opentelemetry-instrumentation-openai (indexed gen_ai.prompt.* keys)
   openinference  Arize's openinference-instrumentation-openai (llm.* keys, INTERNAL spans)
-  manual         no library: the app writes GenAI convention spans itself around a streamed call,
+  manual         no library: the app writes GenAI convention spans itself: an agent run with two
+                 tool calls (one failing) around a streamed call,
                  with the time to the first chunk (which none of the libraries records)
 Every run makes: a chat call, a streamed chat call, a reasoning-model call, a truncated call
 (finish reason length), a call to a self-hosted model no price table knows, a call rejected by
@@ -133,6 +134,28 @@ def _manual_stream(tracer, client, system: dict[str, str], prompt: str) -> None:
               "parts": [{"type": "text", "content": "".join(answer)}]}]))
 
 
+def _manual_agent(tracer, client, system: dict[str, str], prompt: str, run_id: str) -> None:
+    """An agent run (GenAI agent span conventions): a tool call that succeeds, one that
+    fails, then the streamed chat call, all under one ``invoke_agent`` span."""
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    with tracer.start_as_current_span("invoke_agent support-agent",
+                                      kind=SpanKind.INTERNAL) as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        agent.set_attribute("gen_ai.agent.name", "support-agent")
+        agent.set_attribute("gen_ai.conversation.id", f"conv-{run_id}")
+        for tool, ok in (("lookup_order", True), ("refund_order", False)):
+            with tracer.start_as_current_span(f"execute_tool {tool}",
+                                              kind=SpanKind.INTERNAL) as span:
+                span.set_attribute("gen_ai.operation.name", "execute_tool")
+                span.set_attribute("gen_ai.tool.name", tool)
+                span.set_attribute("gen_ai.tool.call.id", f"call-{tool}-{run_id}")
+                if not ok:
+                    span.set_attribute("error.type", "PermissionError")
+                    span.set_status(Status(StatusCode.ERROR))
+        _manual_stream(tracer, client, system, prompt)
+
+
 def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[str, object]:
     """Make the calls; returns what was sent (service, trace ids, personal data)."""
     # Content capture switches, read by the instrumentations at instrument() time.
@@ -173,7 +196,7 @@ def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[st
     first, second = _prompts(pii)
     system = {"role": "system", "content": "You are a concise customer support assistant."}
     if library == "manual":
-        _manual_stream(tracer_provider.get_tracer("e2e.manual"), client, system, first)
+        _manual_agent(tracer_provider.get_tracer("e2e.manual"), client, system, first, run_id)
     else:
         _calls(openai, client, system, first, second)
 

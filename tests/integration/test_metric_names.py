@@ -62,6 +62,12 @@ def _traffic():
                          sc.REDACTION_TYPES: ["EMAIL_ADDRESS"], sc.REDACTION_COUNT: 1}),
             llm_span("gpt-4o-mini", input_tokens=70, output_tokens=7, span_id=0x15, extra={
                 sc.REDACTION_STATUS: "failed", sc.REDACTION_COUNT: 0}),
+            llm_span("gpt-4o", input_tokens=None, output_tokens=None, span_id=0x16, extra={
+                sc.GENAI_OPERATION_NAME: "invoke_agent", sc.GENAI_AGENT_NAME: "planner"}),
+            llm_span("gpt-4o", input_tokens=None, output_tokens=None, span_id=0x17,
+                     error="PermissionError", extra={
+                         sc.GENAI_OPERATION_NAME: "execute_tool",
+                         sc.GENAI_TOOL_NAME: "refund_order"}),
         ], service="shop-api", resource={"team": "payments"}),
     )
 
@@ -182,8 +188,9 @@ async def test_series_and_labels_prometheus_sees_match_rules_and_dashboards(tmp_
                for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
     span_ids = {s.span_id for req in sink.received[Signal.TRACES] for rs in req.resource_spans
                 for ss in rs.scope_spans for s in ss.spans}
-    assert len(records) == 5
-    assert {r.span_id for _, r in records} == span_ids
+    assert len(records) == 5  # the agent run and the tool call are not model calls
+    assert {r.span_id for _, r in records} == span_ids - {
+        (0x16).to_bytes(8, "big"), (0x17).to_bytes(8, "big")}
     assert {r.event_name for _, r in records} == {sc.EVENT_INFERENCE}
     for resource, _ in records:
         res = {kv.key: kv.value.string_value for kv in resource.attributes}
@@ -213,8 +220,8 @@ async def test_sigterm_flushes_the_derived_metrics(tmp_path, sink):
 
 
 async def test_full_default_chain_counts_real_redactions_and_previews_are_redacted(tmp_path, sink):
-    """The embedded default chain [cost, redaction, genai_metrics, inference_logs] with the
-    real redaction processor: entity types reach Prometheus, previews carry no raw PII."""
+    """The embedded default chain [cost, redaction, genai_calls, genai_metrics, inference_logs]
+    with the real redaction processor: entity types reach Prometheus, previews carry no raw PII."""
     from sidecar.config import default_config_text
 
     text = default_config_text().replace("  genai_metrics: {}", "  genai_metrics:\n"

@@ -284,6 +284,19 @@ METRIC_FINISH_REASONS = "gen_ai.client.response.finish_reasons"
 METRIC_REDACTION_SPANS = "redaction.pii.spans"
 #: Counter of spans in which an entity type was found, by ``redaction.pii.type``.
 METRIC_REDACTION_ENTITIES = "redaction.pii.entities"
+#: Per-run roll-ups (processors/calls): one observation per trace with model calls, once idle.
+METRIC_TRACE_COST = "gen_ai.client.trace.cost"
+METRIC_TRACE_CALLS = "gen_ai.client.trace.calls"
+#: Counter of runs (traces) that crossed a runaway threshold, by ``gen_ai.runaway.threshold``.
+METRIC_RUNAWAY_RUNS = "gen_ai.client.runaway.runs"
+GENAI_RUNAWAY_THRESHOLD = "gen_ai.runaway.threshold"
+UNIT_CALL = "{call}"
+UNIT_RUN = "{run}"
+#: The log record emitted when a run crosses a runaway threshold, and its attributes.
+EVENT_RUNAWAY = "gen_ai.runaway"
+LOG_RUN_COST = "gen_ai.run.cost"
+LOG_RUN_CALLS = "gen_ai.run.calls"
+LOG_RUNAWAY_LIMIT = "gen_ai.runaway.limit"
 
 UNIT_TOKEN = "{token}"
 UNIT_SECONDS = "s"
@@ -333,6 +346,9 @@ PROM_COST_USAGE = "gen_ai_client_cost_usage_USD_total"
 PROM_FINISH_REASONS = "gen_ai_client_response_finish_reasons_total"
 PROM_REDACTION_SPANS = "redaction_pii_spans_total"
 PROM_REDACTION_ENTITIES = "redaction_pii_entities_total"
+PROM_TRACE_COST = "gen_ai_client_trace_cost_USD"
+PROM_TRACE_CALLS = "gen_ai_client_trace_calls"
+PROM_RUNAWAY_RUNS = "gen_ai_client_runaway_runs_total"
 #: Recording rules holding the budgets the alert rules compare with (USD).
 PROM_BUDGET_DAILY = "genai:budget_daily_usd"
 PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"

@@ -26,7 +26,8 @@ PROM_SERIES = frozenset(
     value for name, value in vars(semconv).items() if name.startswith("PROM_")
 )
 _HISTOGRAMS = (semconv.PROM_TOKEN_USAGE, semconv.PROM_OPERATION_DURATION,
-               semconv.PROM_OPERATION_COST, semconv.PROM_TIME_TO_FIRST_CHUNK)
+               semconv.PROM_OPERATION_COST, semconv.PROM_TIME_TO_FIRST_CHUNK,
+               semconv.PROM_TRACE_COST, semconv.PROM_TRACE_CALLS)
 _SERIES = re.compile(r"\b(gen_ai_[A-Za-z_]+|redaction_[a-z_]+|genai:[a-z_]+|genai_sidecar_[a-z_]+)")
 
 

@@ -22,5 +22,16 @@ class CallsConfig(StrictModel):
     max_pending_mib: float = Field(64.0, gt=0, le=4096)
     #: Most SDK spans remembered for a parent still to come; past it the oldest is forgotten.
     max_remembered: int = Field(100_000, ge=1, le=10_000_000)
-    #: How often held calls whose window closed are released when no request arrives.
+    #: How often held calls whose window closed are released, and idle runs rolled up, when no
+    #: request arrives.
     tick_interval: Duration = Field(1.0, gt=0, le=60)
+    #: A run (trace) with model calls is rolled up (``gen_ai.client.trace.cost`` / ``.calls``)
+    #: once no span of it has arrived for this long.
+    run_idle: Duration = Field(30.0, gt=0, le=3600)
+    #: Most runs followed at once; past it the least recently active is rolled up early.
+    max_runs: int = Field(100_000, ge=1, le=10_000_000)
+    #: A run whose cost so far (USD) crosses this is a runaway: one ``gen_ai.runaway`` log
+    #: record and ``gen_ai.client.runaway.runs`` +1, while it is still going; null: off.
+    runaway_cost_usd: float | None = Field(10.0, gt=0)
+    #: Likewise for its number of model calls so far; null: off.
+    runaway_calls: int | None = Field(200, ge=1)

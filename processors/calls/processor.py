@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from prometheus_client import Counter
@@ -71,6 +72,47 @@ class _Held:
         self.size = size
 
 
+class _Run:
+    """One trace's model calls so far (a run), for its roll-up and runaway check."""
+
+    __slots__ = ("agent", "agent_start", "calls", "cost", "crossed", "last", "pending",
+                 "service", "session")
+
+    def __init__(self, now: float) -> None:
+        self.last = now
+        self.calls = 0
+        self.cost = 0.0
+        self.pending = 0
+        self.service: str | None = None
+        self.agent: str | None = None
+        self.agent_start = 0
+        self.session: str | None = None
+        self.crossed: set[str] = set()
+
+
+_COUNTED_STATUSES = frozenset({sc.COST_STATUS_PRICED, sc.COST_STATUS_PREEXISTING})
+
+
+def _amount(span: Any) -> float:
+    """The cost a counted span adds to its run (USD; 0 when not priced)."""
+    status = amount = None
+    for kv in span.attributes:
+        if kv.key == sc.COST_STATUS:
+            status = kv.value.string_value
+        elif kv.key == sc.COST_AMOUNT:
+            amount = kv.value.double_value
+    if status in _COUNTED_STATUSES and amount is not None and amount >= 0:
+        return amount
+    return 0.0
+
+
+def _service(resource: Any) -> str | None:
+    for kv in resource.attributes:
+        if kv.key == sc.SERVICE_NAME:
+            return genai.bounded(kv.value.string_value) or None
+    return None
+
+
 class CallsProcessor(Processor):
     """See the module docstring. State is touched only on the event loop, without awaiting."""
 
@@ -89,6 +131,9 @@ class CallsProcessor(Processor):
         self._held_bytes = 0
         #: (trace id, parent span id) of a seen SDK span -> when it was seen, oldest first.
         self._children: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
+        #: trace id -> its run, least recently active first.
+        self._runs: OrderedDict[bytes, _Run] = OrderedDict()
+        self._scope = common_pb2.InstrumentationScope(name=sc.DERIVED_SCOPE)
         self.pairing = Counter(sc.OWN_CALLS_PAIRING,
                                "Model-call spans settled across requests, by outcome.",
                                ["outcome"], registry=None)
@@ -108,19 +153,28 @@ class CallsProcessor(Processor):
         """Calls held now."""
         return len(self._held)
 
+    @property
+    def runs_followed(self) -> int:
+        """Runs (traces) followed now."""
+        return len(self._runs)
+
     async def process(self, batch: Any, ctx: BatchContext) -> Any:
         now = self._clock()
         out: list[genai.Entry] = []
         self._expire(now, out, everything=ctx.final)
         window = self._window
-        for e in genai.batch_view(batch, ctx.scratch, ctx.scopes):
+        entries = genai.batch_view(batch, ctx.scratch, ctx.scopes)
+        for e in entries:
             call, span = e.call, e.span
+            if call.operation is genai.Operation.INVOKE_AGENT:
+                self._agent(e, now)
             if call.convention is _SDK and span.parent_span_id and window > 0:
                 key = (span.trace_id, span.parent_span_id)
                 held = self._held.pop(key, None)
                 if held is not None:  # its parent came first: the parent does not count
                     self._held_bytes -= held.size
                     self._dropped_c.inc()
+                    self._unpend(key[0])
                 else:
                     self._remember(key, now)
             if not call.is_model_call:
@@ -132,12 +186,109 @@ class CallsProcessor(Processor):
                     continue
                 if may_have_sdk_child(call):
                     if key not in self._held:  # a retried request holds it once
+                        self._touch(key[0], now).pending += 1
                         self._hold(key, e, now + window, out)
                     continue
             out.append(e)
         genai.publish_counted(ctx.scratch, out)
+        runaways: list[genai.Runaway] = []
+        for e in out:
+            self._count(e, now, runaways, ctx)
+        totals = self._roll_up(now, everything=ctx.final)
+        if totals or runaways:
+            genai.publish_runs(ctx.scratch, totals, runaways)
         ctx.untouched()  # derives only
         return batch
+
+    # -- runs ---------------------------------------------------------------------------
+    def _touch(self, trace_id: bytes, now: float) -> _Run:
+        run = self._runs.get(trace_id)
+        if run is None:
+            run = self._runs[trace_id] = _Run(now)
+        else:
+            run.last = now
+            self._runs.move_to_end(trace_id)
+        return run
+
+    def _unpend(self, trace_id: bytes) -> None:
+        run = self._runs.get(trace_id)
+        if run is not None and run.pending:
+            run.pending -= 1
+
+    def _agent(self, e: genai.Entry, now: float) -> None:
+        run = self._touch(e.span.trace_id, now)
+        start = e.span.start_time_unix_nano
+        if e.call.agent_name and (run.agent is None or start < run.agent_start):
+            run.agent, run.agent_start = e.call.agent_name, start  # the root-most agent
+        if e.call.session_id:
+            run.session = e.call.session_id
+        if run.service is None:
+            run.service = _service(e.resource)
+
+    def _count(self, e: genai.Entry, now: float, runaways: list[genai.Runaway],
+               ctx: BatchContext) -> None:
+        run = self._touch(e.span.trace_id, now)
+        run.calls += 1
+        run.cost += _amount(e.span)
+        if run.service is None:
+            run.service = _service(e.resource)
+        if e.call.session_id:
+            run.session = e.call.session_id
+        cfg = self.config
+        for threshold, limit, value in (("cost", cfg.runaway_cost_usd, run.cost),
+                                        ("calls", cfg.runaway_calls, run.calls)):
+            if limit is not None and value >= limit and threshold not in run.crossed:
+                run.crossed.add(threshold)
+                runaways.append(genai.Runaway(run.service, run.agent, threshold))
+                ctx.derived_logs.append(self._runaway_record(e.span, run, threshold, limit))
+
+    def _roll_up(self, now: float, everything: bool) -> list[genai.RunTotal]:
+        out: list[genai.RunTotal] = []
+        runs = self._runs
+        horizon = now - self.config.run_idle
+        while runs:
+            trace_id, run = next(iter(runs.items()))
+            over = len(runs) > self.config.max_runs
+            if run.last > horizon and not everything and not over:
+                break
+            if run.pending and not everything and not over:
+                run.last = now  # a held call of it is still to be settled
+                runs.move_to_end(trace_id)
+                continue
+            del runs[trace_id]
+            if run.calls:
+                out.append(genai.RunTotal(run.service, run.agent, run.cost, run.calls))
+        return out
+
+    def _runaway_record(self, span: Any, run: _Run, threshold: str,
+                        limit: float) -> logs_pb2.ResourceLogs:
+        def kv(key: str, **value: Any) -> common_pb2.KeyValue:
+            return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(**value))
+
+        attrs = [kv(sc.GENAI_RUNAWAY_THRESHOLD, string_value=threshold),
+                 kv(sc.LOG_RUNAWAY_LIMIT, double_value=float(limit)),
+                 kv(sc.LOG_RUN_COST, double_value=run.cost),
+                 kv(sc.LOG_RUN_CALLS, int_value=run.calls)]
+        if run.agent:
+            attrs.append(kv(sc.GENAI_AGENT_NAME, string_value=run.agent))
+        if run.session:
+            attrs.append(kv(sc.GENAI_CONVERSATION_ID, string_value=run.session))
+        when = span.end_time_unix_nano or span.start_time_unix_nano
+        record = logs_pb2.LogRecord(
+            time_unix_nano=when, observed_time_unix_nano=when,
+            severity_number=logs_pb2.SEVERITY_NUMBER_WARN, severity_text="WARN",
+            body=common_pb2.AnyValue(string_value=(
+                f"runaway run: {threshold} limit {limit:g} crossed "
+                f"(cost={run.cost:.6f} USD, calls={run.calls}, "
+                f"agent={run.agent or '-'})")),
+            attributes=attrs, trace_id=span.trace_id, event_name=sc.EVENT_RUNAWAY)
+        resource = resource_pb2.Resource(attributes=[
+            kv(sc.SERVICE_NAME, string_value=run.service or "unknown_service")])
+        out = logs_pb2.ResourceLogs(resource=resource)
+        sl = out.scope_logs.add()
+        sl.scope.CopyFrom(self._scope)
+        sl.log_records.append(record)
+        return out
 
     def _expire(self, now: float, out: list[genai.Entry], everything: bool) -> None:
         held = self._held
@@ -149,6 +300,7 @@ class CallsProcessor(Processor):
             self._held_bytes -= h.size
             self._released_c.inc()
             out.append(h.entry)
+            self._unpend(key[0])
         children = self._children
         horizon = now - self._window
         while children:
@@ -178,7 +330,8 @@ class CallsProcessor(Processor):
         self._held_c.inc()
         held = self._held
         while len(held) > self.config.max_pending or self._held_bytes > self._max_bytes:
-            _, h = held.popitem(last=False)
+            old, h = held.popitem(last=False)
             self._held_bytes -= h.size
             self._overflow_c.inc()
             out.append(h.entry)
+            self._unpend(old[0])

@@ -13,6 +13,8 @@ pipeline processor and has no config). The API:
 * ``counted(request, ctx) -> list[Entry]`` — the model calls a deriving stage counts now:
   what the ``genai_calls`` processor settled (``publish_counted``), else the request's
   model calls.
+* ``runs(ctx) -> (list[RunTotal], list[Runaway])`` — the runs (traces) ``genai_calls`` rolled up
+  and the runaways it found in this run of the chain (``publish_runs``).
 * ``LLMCall`` fields: provider (normalized), operation (`Operation`), request_model,
   response_model, ``model`` (response else request), input / output / cache_read /
   cache_write / reasoning tokens (None when absent; input includes cache, output includes
@@ -34,6 +36,8 @@ from processors.genai.view import (
     Entry,
     LLMCall,
     Operation,
+    Runaway,
+    RunTotal,
     TokenFlag,
     batch_view,
     bounded,
@@ -41,6 +45,8 @@ from processors.genai.view import (
     invalidate,
     normalize_provider,
     publish_counted,
+    publish_runs,
+    runs,
     string_list,
     view,
 )
@@ -54,6 +60,8 @@ __all__ = [
     "Entry",
     "LLMCall",
     "Operation",
+    "RunTotal",
+    "Runaway",
     "TokenFlag",
     "batch_view",
     "bounded",
@@ -61,6 +69,8 @@ __all__ = [
     "invalidate",
     "normalize_provider",
     "publish_counted",
+    "publish_runs",
+    "runs",
     "string_list",
     "view",
 ]

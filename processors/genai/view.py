@@ -722,3 +722,35 @@ def counted(request: Any, ctx: Any) -> list[Entry]:
     if settled is not None:
         return settled
     return [e for e in batch_view(request, ctx.scratch, ctx.scopes) if e.call.is_model_call]
+
+
+class RunTotal(NamedTuple):
+    """A run (one trace with model calls) once it went idle: what it cost and how many calls."""
+
+    service: str | None
+    #: The root-most agent of the run (earliest-starting ``invoke_agent`` span), if any.
+    agent: str | None
+    cost: float
+    calls: int
+
+
+class Runaway(NamedTuple):
+    """A run that crossed a runaway threshold (``cost`` or ``calls``) while still going."""
+
+    service: str | None
+    agent: str | None
+    threshold: str
+
+
+_RUNS_KEY = ("processors.genai", "runs")
+
+
+def publish_runs(scratch: dict[Any, Any], totals: list[RunTotal],
+                 runaways: list[Runaway]) -> None:
+    """Hand the later stages the runs rolled up, and the runaways found, in this run."""
+    scratch[_RUNS_KEY] = (totals, runaways)
+
+
+def runs(ctx: Any) -> tuple[list[RunTotal], list[Runaway]]:
+    """What `publish_runs` handed over in this run of the chain (nothing if no one did)."""
+    return ctx.scratch.get(_RUNS_KEY, ((), ()))

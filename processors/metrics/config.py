@@ -16,6 +16,8 @@ TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4
 #: gen_ai.client.operation.duration / time_to_first_chunk buckets of the conventions, seconds.
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
                     40.96, 81.92)
+#: gen_ai.client.trace.calls buckets: model calls per run.
+CALL_BUCKETS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: gen_ai.client.operation.cost buckets, USD (a cent of a cent up to 50 dollars per call).
 COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                 2.5, 5.0, 10.0, 50.0)

@@ -38,7 +38,13 @@ from prometheus_client import Counter as PromCounter
 from processors import genai
 from processors.genai import routing
 from processors.metrics.aggregate import Aggregator
-from processors.metrics.config import DURATION_BUCKETS, TOKEN_BUCKETS, Dimension, MetricsConfig
+from processors.metrics.config import (
+    CALL_BUCKETS,
+    DURATION_BUCKETS,
+    TOKEN_BUCKETS,
+    Dimension,
+    MetricsConfig,
+)
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Host, Processor, Signal, count_items
 
@@ -218,6 +224,17 @@ class MetricsProcessor(Processor):
             "Spend by cost part (input, output, cache_read, cache_write).")
         self._finish = agg.counter(
             sc.METRIC_FINISH_REASONS, sc.UNIT_RESPONSE, "Responses by normalized finish reason.")
+        self._trace_cost = agg.histogram(
+            sc.METRIC_TRACE_COST, sc.UNIT_USD,
+            "Cost of one run (a trace with model calls), recorded once it went idle.",
+            config.cost_buckets)
+        self._trace_calls = agg.histogram(
+            sc.METRIC_TRACE_CALLS, sc.UNIT_CALL,
+            "Model calls of one run (a trace with model calls), recorded once it went idle.",
+            CALL_BUCKETS)
+        self._runaways = agg.counter(
+            sc.METRIC_RUNAWAY_RUNS, sc.UNIT_RUN,
+            "Runs that crossed a runaway threshold (cost or calls so far), while going.")
         self._pii_spans = agg.counter(
             sc.METRIC_REDACTION_SPANS, sc.UNIT_SPAN,
             "Spans whose content went through redaction, by status.")
@@ -322,6 +339,7 @@ class MetricsProcessor(Processor):
             self._record(entry.span, call, held[1], adds)
         if not ctx.tick:
             self._record_agents_and_tools(batch, ctx, resources)
+        self._record_runs(*genai.runs(ctx), adds)
         self._record_redaction(ctx.containers(batch), adds)
         # Counters are summed per attribute set over the batch first: one SDK call per series
         # instead of one per span (the SDK's per-call attribute handling dominates the cost).
@@ -394,6 +412,24 @@ class MetricsProcessor(Processor):
                     _add(adds, self._finish, 1,
                          {**base, sc.GENAI_FINISH_REASON: finish_reason(reason)})
                 break
+
+    def _run_attrs(self, service: str | None, agent: str | None) -> dict[str, Any]:
+        attrs: dict[str, Any] = {sc.SERVICE_NAME: service or _UNKNOWN_SERVICE}
+        name = self._agent_names.value({sc.GENAI_AGENT_NAME: agent}, {})
+        if name is not None:
+            attrs[sc.GENAI_AGENT_NAME] = name
+        return attrs
+
+    def _record_runs(self, totals: Iterable[genai.RunTotal],
+                     runaways: Iterable[genai.Runaway], adds: _Adds) -> None:
+        """The roll-ups of idle runs and the runaways ``genai_calls`` found."""
+        for run in totals:
+            attrs = tuple(self._run_attrs(run.service, run.agent).items())
+            self._trace_cost.record(run.cost, attrs)
+            self._trace_calls.record(run.calls, attrs)
+        for r in runaways:
+            _add(adds, self._runaways, 1, {**self._run_attrs(r.service, r.agent),
+                                          sc.GENAI_RUNAWAY_THRESHOLD: r.threshold})
 
     def _record_agents_and_tools(self, batch: Any, ctx: BatchContext,
                                  resources: dict[int, tuple[Any, dict[str, Any]]]) -> None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 COLLECTOR_CONFIG = Path(__file__).with_name("metrics-collector.yaml")
 HISTOGRAMS = (sc.PROM_TOKEN_USAGE, sc.PROM_OPERATION_DURATION, sc.PROM_OPERATION_COST,
-              sc.PROM_TIME_TO_FIRST_CHUNK)
+              sc.PROM_TIME_TO_FIRST_CHUNK, sc.PROM_TRACE_COST, sc.PROM_TRACE_CALLS)
 #: Recording rules of the rule file, and the sidecar's own counters (its /metrics): not series
 #: of the derived metrics.
 RECORDED = {sc.PROM_BUDGET_DAILY, sc.PROM_BUDGET_MONTHLY, sc.PROM_OWN_REDACTION_FAILURES,
@@ -38,9 +38,12 @@ def _sidecar_config(path: Path, interval: str) -> Path:
     path.write_text(
         "telemetry:\n  metrics_listen: null\n"
         "processors:\n  cost: {}\n"
+        # Short windows, and a runaway limit the traffic crosses: every derived series exists.
+        "  genai_calls:\n    pairing_window: 300ms\n    tick_interval: 100ms\n"
+        "    run_idle: 300ms\n    runaway_calls: 3\n"
         f"  genai_metrics:\n    interval: {interval}\n"
         "  inference_logs:\n    previews: false\n"
-        "pipelines:\n  traces: [cost, genai_metrics, inference_logs]\n", "utf-8")
+        "pipelines:\n  traces: [cost, genai_calls, genai_metrics, inference_logs]\n", "utf-8")
     return path
 
 
@@ -185,7 +188,11 @@ async def test_series_and_labels_prometheus_sees_match_rules_and_dashboards(tmp_
 
     # The log records at the far end: one per model call, correlated to the spans.
     records = [(rl.resource, r) for req in sink.received[Signal.LOGS]
-               for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+               for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records
+               if r.event_name != sc.EVENT_RUNAWAY]
+    runaway = [r for req in sink.received[Signal.LOGS] for rl in req.resource_logs
+               for sl in rl.scope_logs for r in sl.log_records if r.event_name == sc.EVENT_RUNAWAY]
+    assert len(runaway) == 1 and runaway[0].trace_id == (1).to_bytes(16, "big")
     span_ids = {s.span_id for req in sink.received[Signal.TRACES] for rs in req.resource_spans
                 for ss in rs.scope_spans for s in ss.spans}
     assert len(records) == 5  # the agent run and the tool call are not model calls

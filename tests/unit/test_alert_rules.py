@@ -20,6 +20,7 @@ REQUIRED_ALERTS = {
     "GenAIElevatedErrorRate": "warning",
     "GenAIHighLatencyP95": "warning",
     "GenAIAgentErrorRateHigh": "warning",
+    "GenAIRunawayRun": "critical",
     "GenAICostSpike": "warning",
     "GenAIDailyBudgetExceeded": "critical",
     "GenAIProjectedMonthlyOverBudget": "warning",
@@ -36,7 +37,7 @@ KNOWN_LABELS = {promtool.prom_label(k) for k in (
     semconv.GENAI_OPERATION_NAME, semconv.GENAI_REQUEST_MODEL, semconv.GENAI_RESPONSE_MODEL,
     semconv.GENAI_TOKEN_TYPE, semconv.GENAI_COST_TYPE, semconv.GENAI_FINISH_REASON,
     semconv.COST_REASON, semconv.REDACTION_STATUS, semconv.REDACTION_TYPE,
-    semconv.GENAI_AGENT_NAME, semconv.GENAI_TOOL_NAME,
+    semconv.GENAI_AGENT_NAME, semconv.GENAI_TOOL_NAME, semconv.GENAI_RUNAWAY_THRESHOLD,
 )} | {"le"}
 
 

@@ -72,11 +72,11 @@ def _openinference_pair() -> tuple[dict[str, Any], dict[str, Any]]:
 class Chain:
     """cost -> genai_calls -> genai_metrics -> inference_logs, run as the pipeline runs them."""
 
-    def __init__(self, window: float = 30.0) -> None:
+    def __init__(self, window: float = 30.0, **settings: Any) -> None:
         self.clock = Clock()
         self.stages = [
             cost.create(cost.default_config()),
-            CallsProcessor(CallsConfig(pairing_window=window), clock=self.clock),
+            CallsProcessor(CallsConfig(pairing_window=window, **settings), clock=self.clock),
             metrics.create(metrics.default_config()),
             logs.create(logs.default_config()),
         ]
@@ -281,3 +281,98 @@ def test_the_pipeline_releases_held_calls_on_its_shutdown_tick():
     assert len(logs_sent) == 1
     req = logs_service_pb2.ExportLogsServiceRequest.FromString(logs_sent[0])
     assert sum(len(sl.log_records) for rl in req.resource_logs for sl in rl.scope_logs) == 1
+
+
+def _agent_span(trace_id: int, span_id: int, agent: str, start_offset: int = 0):
+    span = llm_span(input_tokens=None, output_tokens=None, span_id=span_id, trace_id=trace_id,
+                    name=f"invoke_agent {agent}",
+                    extra={sc.GENAI_OPERATION_NAME: "invoke_agent", sc.GENAI_AGENT_NAME: agent,
+                           sc.GENAI_CONVERSATION_ID: "conv-42"})
+    span["startTimeUnixNano"] = str(int(span["startTimeUnixNano"]) + start_offset)
+    return span
+
+
+def _histograms(chain: Chain, name: str) -> list[tuple[dict[str, str], int, float]]:
+    req = chain.stages[2].collect()
+    return [({kv.key: kv.value.string_value for kv in p.attributes}, p.count, p.sum)
+            for rm in (req.resource_metrics if req else ())
+            for sm in rm.scope_metrics for m in sm.metrics
+            if m.name == name for p in m.histogram.data_points]
+
+
+def _counter(chain: Chain, name: str) -> list[tuple[dict[str, str], float]]:
+    req = chain.stages[2].collect()
+    return [({kv.key: kv.value.string_value for kv in p.attributes}, p.as_double or p.as_int)
+            for rm in (req.resource_metrics if req else ())
+            for sm in rm.scope_metrics for m in sm.metrics
+            if m.name == name for p in m.sum.data_points]
+
+
+def test_a_run_over_several_requests_is_rolled_up_once_when_idle():
+    chain = Chain(run_idle=30)
+    calls_ = [llm_span("gpt-4o", span_id=0x500 + i, trace_id=0x77) for i in range(5)]
+    chain.send(otlpjson.to_dict(request(
+        [_agent_span(0x77, 0x4FF, "planner"), _agent_span(0x77, 0x4FE, "searcher", 1000),
+         *calls_[:3]], service="agents")))
+    chain.clock.now += 20
+    chain.send(otlpjson.to_dict(request(calls_[3:], service="agents")))
+    chain.clock.now += 20  # 20 s idle: not yet
+    chain.send(None, tick=True)
+    assert _histograms(chain, sc.METRIC_TRACE_CALLS) == []
+    chain.clock.now += 11
+    chain.send(None, tick=True)
+    n, usd, _ = chain.counted()
+    [(attrs, count, calls_sum)] = _histograms(chain, sc.METRIC_TRACE_CALLS)
+    assert attrs == {sc.SERVICE_NAME: "agents", sc.GENAI_AGENT_NAME: "planner"}  # root-most
+    assert (count, calls_sum) == (1, 5) and n == 5
+    [(_, count, cost_sum)] = _histograms(chain, sc.METRIC_TRACE_COST)
+    assert count == 1 and cost_sum == pytest.approx(usd)
+    assert chain.calls.runs_followed == 0
+
+
+def test_a_run_with_a_held_call_waits_for_it():
+    """The run's roll-up includes a call held for pairing, however short run_idle is."""
+    parent, _ = PAIRS["openllmetry"]
+    chain = Chain(window=30, run_idle=5)
+    chain.send(parent)
+    chain.clock.now += 10
+    chain.send(None, tick=True)
+    assert _histograms(chain, sc.METRIC_TRACE_CALLS) == []
+    chain.clock.now += 21  # released at 30 s, then idle 5 s more
+    chain.send(None, tick=True)
+    chain.clock.now += 6
+    chain.send(None, tick=True)
+    assert [(c, s_) for _, c, s_ in _histograms(chain, sc.METRIC_TRACE_CALLS)] == [(1, 1)]
+
+
+def test_a_runaway_run_is_reported_once_while_it_is_going():
+    chain = Chain(runaway_calls=3, runaway_cost_usd=None)
+    spans = [llm_span("gpt-4o", span_id=0x600 + i, trace_id=0x88) for i in range(5)]
+    chain.send(otlpjson.to_dict(request([_agent_span(0x88, 0x5FF, "looper"), *spans[:2]])))
+    assert _counter(chain, sc.METRIC_RUNAWAY_RUNS) == []
+    ctx_records = len(chain.records)
+    chain.send(otlpjson.to_dict(request(spans[2:])))
+    runaway = [r for r in chain.records[ctx_records:] if r.event_name == sc.EVENT_RUNAWAY]
+    assert len(runaway) == 1
+    attrs = {kv.key: kv.value for kv in runaway[0].attributes}
+    assert attrs[sc.GENAI_RUNAWAY_THRESHOLD].string_value == "calls"
+    assert attrs[sc.LOG_RUN_CALLS].int_value == 3  # so far, when the limit was crossed
+    assert attrs[sc.GENAI_AGENT_NAME].string_value == "looper"
+    assert attrs[sc.GENAI_CONVERSATION_ID].string_value == "conv-42"
+    assert runaway[0].trace_id == (0x88).to_bytes(16, "big")
+    assert _counter(chain, sc.METRIC_RUNAWAY_RUNS) == [(
+        {sc.SERVICE_NAME: "chat-app", sc.GENAI_AGENT_NAME: "looper",
+         sc.GENAI_RUNAWAY_THRESHOLD: "calls"}, 1)]
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", span_id=0x700, trace_id=0x88)])))
+    assert sum(r.event_name == sc.EVENT_RUNAWAY for r in chain.records) == 1
+
+
+def test_runs_are_bounded_and_the_final_tick_rolls_up_the_rest():
+    chain = Chain(max_runs=3)
+    for t in range(5):
+        chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0x900 + t)])))
+    assert chain.calls.runs_followed == 3
+    assert sum(c for _, c, _ in _histograms(chain, sc.METRIC_TRACE_CALLS)) == 2
+    chain.send(None, tick=True, final=True)
+    assert sum(c for _, c, _ in _histograms(chain, sc.METRIC_TRACE_CALLS)) == 5
+    assert chain.calls.runs_followed == 0

@@ -28,7 +28,8 @@ _RESERVED = frozenset({
     "service.name", "error.type", "gen_ai.provider.name", "gen_ai.operation.name",
     "gen_ai.request.model", "gen_ai.response.model", "gen_ai.token.type", "gen_ai.cost.type",
     "gen_ai.response.finish_reason", "gen_ai.usage.cost.reason", "redaction.pii.status",
-    "redaction.pii.type", "le",
+    "redaction.pii.type", "le", "gen_ai.agent.name", "gen_ai.tool.name",
+    "gen_ai.runaway.threshold",
 })
 
 

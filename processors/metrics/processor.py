@@ -254,8 +254,10 @@ class MetricsProcessor(Processor):
         # Agent and tool names label the duration of invoke_agent / execute_tool spans, with
         # the same first-come bound and overflow value as the attribution dimensions.
         self._agent_names, self._tool_names = (
-            _Dimension(Dimension(name=key, span_keys=[key], limit=config.agent_tool_limit,
-                                 missing_value=None),
+            # model_construct: the names are reserved for these labels, not user dimensions.
+            _Dimension(Dimension.model_construct(
+                name=key, span_keys=[key], resource_keys=[], limit=config.agent_tool_limit,
+                overflow_value="_other", missing_value=None, max_length=64),
                        self.overflow_counter.labels(key), config.series_expiration)
             for key in (sc.GENAI_AGENT_NAME, sc.GENAI_TOOL_NAME))
         self._host: Host | None = None

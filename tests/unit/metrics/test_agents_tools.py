@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util.genai.handler import TelemetryHandler
+from pydantic import ValidationError
 
 import processors.metrics as metrics
-from processors.metrics.config import MetricsConfig
+from processors.metrics.config import Dimension, MetricsConfig
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Signal
 
@@ -73,3 +75,9 @@ def test_tool_names_are_bounded_and_the_overflow_counted():
     assert got[("execute_tool", "_other", None)] == 3
     assert sum(n for (op, _, _), n in got.items() if op == "execute_tool") == 5
     assert proc.overflow_counter.labels(sc.GENAI_TOOL_NAME)._value.get() == 3
+
+
+def test_a_dimension_may_not_take_the_agent_or_tool_label():
+    for name in (sc.GENAI_AGENT_NAME, sc.GENAI_TOOL_NAME):
+        with pytest.raises(ValidationError, match="set by the processor itself"):
+            Dimension(name=name, span_keys=["x"])

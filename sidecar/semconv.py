@@ -297,6 +297,9 @@ EVENT_RUNAWAY = "gen_ai.runaway"
 LOG_RUN_COST = "gen_ai.run.cost"
 LOG_RUN_CALLS = "gen_ai.run.calls"
 LOG_RUNAWAY_LIMIT = "gen_ai.runaway.limit"
+#: On an inference record: the session's cost (USD) and model calls so far, this call included.
+LOG_SESSION_COST = "gen_ai.session.cost"
+LOG_SESSION_CALLS = "gen_ai.session.calls"
 
 UNIT_TOKEN = "{token}"
 UNIT_SECONDS = "s"

@@ -30,6 +30,11 @@ class CallsConfig(StrictModel):
     run_idle: Duration = Field(30.0, gt=0, le=3600)
     #: Most runs followed at once; past it the least recently active is rolled up early.
     max_runs: int = Field(100_000, ge=1, le=10_000_000)
+    #: A session (``gen_ai.conversation.id`` / ``session.id``) not seen for this long is
+    #: forgotten: its totals on the inference records start again from zero.
+    session_idle: Duration = Field(1800.0, gt=0, le=7 * 86400)
+    #: Most sessions followed; past it the least recently active is forgotten.
+    max_sessions: int = Field(100_000, ge=1, le=10_000_000)
     #: A run whose cost so far (USD) crosses this is a runaway: one ``gen_ai.runaway`` log
     #: record and ``gen_ai.client.runaway.runs`` +1, while it is still going; null: off.
     runaway_cost_usd: float | None = Field(10.0, gt=0)

@@ -133,6 +133,8 @@ class CallsProcessor(Processor):
         self._children: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
         #: trace id -> its run, least recently active first.
         self._runs: OrderedDict[bytes, _Run] = OrderedDict()
+        #: session id -> [cost, calls, last active], least recently active first.
+        self._sessions: OrderedDict[str, list[float]] = OrderedDict()
         self._scope = common_pb2.InstrumentationScope(name=sc.DERIVED_SCOPE)
         self.pairing = Counter(sc.OWN_CALLS_PAIRING,
                                "Model-call spans settled across requests, by outcome.",
@@ -192,8 +194,12 @@ class CallsProcessor(Processor):
             out.append(e)
         genai.publish_counted(ctx.scratch, out)
         runaways: list[genai.Runaway] = []
+        sessions: dict[int, genai.SessionTotal] = {}
+        self._forget_sessions(now)
         for e in out:
-            self._count(e, now, runaways, ctx)
+            self._count(e, now, runaways, sessions, ctx)
+        if sessions:
+            genai.publish_sessions(ctx.scratch, sessions)
         totals = self._roll_up(now, everything=ctx.final)
         if totals or runaways:
             genai.publish_runs(ctx.scratch, totals, runaways)
@@ -226,14 +232,25 @@ class CallsProcessor(Processor):
             run.service = _service(e.resource)
 
     def _count(self, e: genai.Entry, now: float, runaways: list[genai.Runaway],
-               ctx: BatchContext) -> None:
+               sessions: dict[int, genai.SessionTotal], ctx: BatchContext) -> None:
         run = self._touch(e.span.trace_id, now)
+        amount = _amount(e.span)
         run.calls += 1
-        run.cost += _amount(e.span)
+        run.cost += amount
         if run.service is None:
             run.service = _service(e.resource)
         if e.call.session_id:
             run.session = e.call.session_id
+        if run.session:
+            s = self._sessions.get(run.session)
+            if s is None:
+                s = self._sessions[run.session] = [0.0, 0, now]
+            else:
+                self._sessions.move_to_end(run.session)
+            s[0] += amount
+            s[1] += 1
+            s[2] = now
+            sessions[id(e.span)] = genai.SessionTotal(run.session, s[0], int(s[1]))
         cfg = self.config
         for threshold, limit, value in (("cost", cfg.runaway_cost_usd, run.cost),
                                         ("calls", cfg.runaway_calls, run.calls)):
@@ -241,6 +258,15 @@ class CallsProcessor(Processor):
                 run.crossed.add(threshold)
                 runaways.append(genai.Runaway(run.service, run.agent, threshold))
                 ctx.derived_logs.append(self._runaway_record(e.span, run, threshold, limit))
+
+    def _forget_sessions(self, now: float) -> None:
+        sessions = self._sessions
+        horizon = now - self.config.session_idle
+        while sessions:
+            sid, s = next(iter(sessions.items()))
+            if s[2] > horizon and len(sessions) <= self.config.max_sessions:
+                break
+            del sessions[sid]
 
     def _roll_up(self, now: float, everything: bool) -> list[genai.RunTotal]:
         out: list[genai.RunTotal] = []

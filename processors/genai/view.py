@@ -754,3 +754,25 @@ def publish_runs(scratch: dict[Any, Any], totals: list[RunTotal],
 def runs(ctx: Any) -> tuple[list[RunTotal], list[Runaway]]:
     """What `publish_runs` handed over in this run of the chain (nothing if no one did)."""
     return ctx.scratch.get(_RUNS_KEY, ((), ()))
+
+
+class SessionTotal(NamedTuple):
+    """A session's cost (USD) and model calls so far, as of one counted call."""
+
+    session_id: str
+    cost: float
+    calls: int
+
+
+_SESSIONS_KEY = ("processors.genai", "sessions")
+
+
+def publish_sessions(scratch: dict[Any, Any], totals: dict[int, SessionTotal]) -> None:
+    """Hand the later stages each counted call's session totals, keyed by ``id(span)``."""
+    scratch[_SESSIONS_KEY] = totals
+
+
+def session_of(ctx: Any, span: Any) -> SessionTotal | None:
+    """The session totals `publish_sessions` handed over for this counted span, if any."""
+    totals = ctx.scratch.get(_SESSIONS_KEY)
+    return totals.get(id(span)) if totals else None

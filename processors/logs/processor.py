@@ -110,7 +110,8 @@ class InferenceLogsProcessor(Processor):
                 group = logs_pb2.ResourceLogs(resource=self._resource(entry.resource, lifted))
                 group.scope_logs.add().scope.CopyFrom(self._scope)
                 groups[key] = group
-            group.scope_logs[0].log_records.append(self._record(entry.span, call))
+            group.scope_logs[0].log_records.append(
+                self._record(entry.span, call, genai.session_of(ctx, entry.span)))
         ctx.derived_logs.extend(groups.values())
         ctx.untouched()  # derives only
         return batch
@@ -134,7 +135,8 @@ class InferenceLogsProcessor(Processor):
                 out.attributes.append(_kv(k, string_value=v))
         return out
 
-    def _record(self, span: Any, call: genai.LLMCall) -> logs_pb2.LogRecord:
+    def _record(self, span: Any, call: genai.LLMCall,
+                session: genai.SessionTotal | None = None) -> logs_pb2.LogRecord:
         found: dict[str, common_pb2.AnyValue] = {}
         for kv in span.attributes:
             if kv.key in self._span_keys and kv.key not in found:
@@ -178,6 +180,10 @@ class InferenceLogsProcessor(Processor):
                     values=[common_pb2.AnyValue(string_value=r) for r in reasons]))))
         if call.error_type:
             add(_kv(sc.ERROR_TYPE, string_value=call.error_type))
+        if session is not None:  # genai_calls: the session's totals so far
+            add(_kv(sc.GENAI_CONVERSATION_ID, string_value=session.session_id))
+            add(_kv(sc.LOG_SESSION_COST, double_value=session.cost))
+            add(_kv(sc.LOG_SESSION_CALLS, int_value=session.calls))
         for out_key, keys in ((sc.LOG_PROMPT_TEMPLATE, sc.PROMPT_TEMPLATE_KEYS),
                               (sc.LOG_PROMPT_TEMPLATE_VERSION, sc.PROMPT_TEMPLATE_VERSION_KEYS)):
             value = next((found[k] for k in keys if k in found), None)

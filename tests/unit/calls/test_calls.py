@@ -376,3 +376,36 @@ def test_runs_are_bounded_and_the_final_tick_rolls_up_the_rest():
     chain.send(None, tick=True, final=True)
     assert sum(c for _, c, _ in _histograms(chain, sc.METRIC_TRACE_CALLS)) == 5
     assert chain.calls.runs_followed == 0
+
+
+def test_inference_records_carry_the_sessions_totals_so_far():
+    """Two runs of one conversation, three requests: each record has the session's cost and
+    calls so far, this call included; another session starts from zero."""
+    chain = Chain()
+    conv = {sc.GENAI_CONVERSATION_ID: "conv-7"}
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xA1, extra=conv)])))
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xA2, extra=conv)])))
+    chain.send(otlpjson.to_dict(request([
+        llm_span("gpt-4o-mini", trace_id=0xA2),  # same run: the run's session
+        llm_span("gpt-4o", trace_id=0xB1, extra={"session.id": "other"})])))
+    got = []
+    for r in chain.records:
+        a = {kv.key: kv.value for kv in r.attributes}
+        got.append((a[sc.GENAI_CONVERSATION_ID].string_value,
+                    a[sc.LOG_SESSION_CALLS].int_value, a[sc.LOG_SESSION_COST].double_value))
+    assert [(s, n) for s, n, _ in got] == [("conv-7", 1), ("conv-7", 2), ("conv-7", 3),
+                                           ("other", 1)]
+    assert got[1][2] == pytest.approx(2 * got[0][2]) and got[2][2] > got[1][2]
+    _, usd, _ = chain.counted()
+    assert got[2][2] + got[3][2] == pytest.approx(usd)
+
+
+def test_sessions_are_forgotten_when_idle():
+    chain = Chain(session_idle=60)
+    conv = {sc.GENAI_CONVERSATION_ID: "conv-9"}
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xC1, extra=conv)])))
+    chain.clock.now += 61
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xC2, extra=conv)])))
+    calls_ = [{kv.key: kv.value for kv in r.attributes}[sc.LOG_SESSION_CALLS].int_value
+              for r in chain.records]
+    assert calls_ == [1, 1]

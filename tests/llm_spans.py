@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from typing import Any
 
@@ -91,3 +92,14 @@ class FakeHost:
             self.fail -= 1
             raise ConnectionError("downstream refused")
         self.exports.append((signal, request))
+
+
+def split_by_scope(doc: dict[str, Any], scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An OTLP/JSON traces request as two: the spans of every other scope, those of ``scope``
+    (e.g. one call's instrumentation span and the Anthropic SDK's own span, sent apart)."""
+    rest, only = copy.deepcopy(doc), copy.deepcopy(doc)
+    for rs in rest["resourceSpans"]:
+        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"] if ss["scope"]["name"] != scope]
+    for rs in only["resourceSpans"]:
+        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"] if ss["scope"]["name"] == scope]
+    return rest, only

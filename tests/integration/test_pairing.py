@@ -20,6 +20,7 @@ from sidecar import otlpjson
 from sidecar import semconv as sc
 from sidecar.component import Signal
 from tests.harness import SidecarProcess, Sink, export, free_port, wait_until
+from tests.llm_spans import split_by_scope
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +36,7 @@ def _call(n: int) -> tuple[object, object]:
         for ss in rs["scopeSpans"]:
             for span in ss["spans"]:
                 span["traceId"] = trace
-    parent, child = copy.deepcopy(doc), copy.deepcopy(doc)
-    for rs in parent["resourceSpans"]:
-        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"]
-                            if ss["scope"]["name"] != sc.GENAI_SCOPE_ANTHROPIC_SDK]
-    for rs in child["resourceSpans"]:
-        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"]
-                            if ss["scope"]["name"] == sc.GENAI_SCOPE_ANTHROPIC_SDK]
+    parent, child = split_by_scope(doc, sc.GENAI_SCOPE_ANTHROPIC_SDK)
     return (otlpjson.from_dict(Signal.TRACES, parent),
             otlpjson.from_dict(Signal.TRACES, child))
 

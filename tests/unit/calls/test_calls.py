@@ -5,7 +5,6 @@ arrives first, in one request or two, and through a real pipeline's ticks and sh
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from sidecar import semconv as sc
 from sidecar.component import BatchContext, Signal
 from sidecar.pipeline import Pipeline
 from sidecar.telemetry import Telemetry
-from tests.llm_spans import llm_span, request
+from tests.llm_spans import llm_span, request, split_by_scope
 
 PAIR = json.loads((Path(calls.__file__).parent / "testdata" /
                    "openllmetry_parent_with_sdk_child.json").read_text())
@@ -35,18 +34,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The captured request as two requests: the library's span, the SDK's span."""
-    parent, child = copy.deepcopy(doc), copy.deepcopy(doc)
-    for rs in parent["resourceSpans"]:
-        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"]
-                            if ss["scope"]["name"] != sc.GENAI_SCOPE_ANTHROPIC_SDK]
-    for rs in child["resourceSpans"]:
-        rs["scopeSpans"] = [ss for ss in rs["scopeSpans"]
-                            if ss["scope"]["name"] == sc.GENAI_SCOPE_ANTHROPIC_SDK]
-    return parent, child
 
 
 def _openinference_pair() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -120,7 +107,8 @@ def _sdk_cost(pair: tuple[dict[str, Any], dict[str, Any]]) -> float:
     return chain.counted()[1]
 
 
-PAIRS = {"openllmetry": _split(PAIR), "openinference": _openinference_pair()}
+PAIRS = {"openllmetry": split_by_scope(PAIR, sc.GENAI_SCOPE_ANTHROPIC_SDK),
+         "openinference": _openinference_pair()}
 
 
 @pytest.mark.parametrize("library", sorted(PAIRS))

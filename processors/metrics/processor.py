@@ -333,12 +333,7 @@ class MetricsProcessor(Processor):
         adds: _Adds = {}
         for entry in genai.counted(batch, ctx):
             call = entry.call
-            held = resources.get(id(entry.resource))
-            if held is None:
-                held = (entry.resource, self._pick(entry.resource.attributes,
-                                                   self._resource_keys))
-                resources[id(entry.resource)] = held
-            self._record(entry.span, call, held[1], adds)
+            self._record(entry.span, call, self._resource_of(entry, resources), adds)
         if not ctx.tick:
             self._record_agents_and_tools(batch, ctx, resources)
         self._record_runs(*genai.runs(ctx), adds)
@@ -349,6 +344,16 @@ class MetricsProcessor(Processor):
             counter.add(value, items)
         ctx.untouched()  # derives only
         return batch
+
+    def _resource_of(self, entry: genai.Entry,
+                     resources: dict[int, tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+        """The resource attributes the metrics read, picked once per resource of a batch (the
+        resource is kept in ``resources`` beside its id, so the id stays its own)."""
+        held = resources.get(id(entry.resource))
+        if held is None:
+            held = resources[id(entry.resource)] = (
+                entry.resource, self._pick(entry.resource.attributes, self._resource_keys))
+        return held[1]
 
     @staticmethod
     def _pick(attributes: Iterable[Any], keys: frozenset[str]) -> dict[str, Any]:
@@ -445,12 +450,8 @@ class MetricsProcessor(Processor):
             span = entry.span
             if not span.end_time_unix_nano >= span.start_time_unix_nano > 0:
                 continue
-            held = resources.get(id(entry.resource))
-            if held is None:
-                held = (entry.resource, self._pick(entry.resource.attributes,
-                                                   self._resource_keys))
-                resources[id(entry.resource)] = held
-            service = _scalar(held[1][sc.SERVICE_NAME]) if sc.SERVICE_NAME in held[1] else None
+            raw = self._resource_of(entry, resources)
+            service = _scalar(raw[sc.SERVICE_NAME]) if sc.SERVICE_NAME in raw else None
             attrs: dict[str, Any] = {
                 sc.SERVICE_NAME: genai.bounded(str(service)) if service else _UNKNOWN_SERVICE,
                 sc.GENAI_OPERATION_NAME: str(op)}

@@ -290,6 +290,10 @@ METRIC_TRACE_CALLS = "gen_ai.client.trace.calls"
 #: Counter of runs (traces) that crossed a runaway threshold, by ``gen_ai.runaway.threshold``.
 METRIC_RUNAWAY_RUNS = "gen_ai.client.runaway.runs"
 GENAI_RUNAWAY_THRESHOLD = "gen_ai.runaway.threshold"
+#: ``run`` (one trace) or ``session`` (all runs of one conversation): what crossed the limit.
+GENAI_RUNAWAY_SCOPE = "gen_ai.runaway.scope"
+RUNAWAY_SCOPE_RUN = "run"
+RUNAWAY_SCOPE_SESSION = "session"
 UNIT_CALL = "{call}"
 UNIT_RUN = "{run}"
 #: The log record emitted when a run crosses a runaway threshold, and its attributes.

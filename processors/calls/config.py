@@ -40,3 +40,9 @@ class CallsConfig(StrictModel):
     runaway_cost_usd: float | None = Field(10.0, gt=0)
     #: Likewise for its number of model calls so far; null: off.
     runaway_calls: int | None = Field(200, ge=1)
+    #: A session whose cost so far (USD, all its runs while followed) crosses this is a
+    #: runaway too (``gen_ai.runaway.scope`` ``session``): many short runs of one conversation
+    #: that no single run's limit catches; null: off.
+    runaway_session_cost_usd: float | None = Field(50.0, gt=0)
+    #: Likewise for the session's model calls so far; null: off.
+    runaway_session_calls: int | None = Field(1000, ge=1)

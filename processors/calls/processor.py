@@ -90,6 +90,18 @@ class _Run:
         self.crossed: set[str] = set()
 
 
+class _Session:
+    """One session's model calls so far (all its runs while followed)."""
+
+    __slots__ = ("calls", "cost", "crossed", "last")
+
+    def __init__(self) -> None:
+        self.cost = 0.0
+        self.calls = 0
+        self.last = 0.0
+        self.crossed: set[str] = set()
+
+
 _COUNTED_STATUSES = frozenset({sc.COST_STATUS_PRICED, sc.COST_STATUS_PREEXISTING})
 
 
@@ -133,8 +145,8 @@ class CallsProcessor(Processor):
         self._children: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
         #: trace id -> its run, least recently active first.
         self._runs: OrderedDict[bytes, _Run] = OrderedDict()
-        #: session id -> [cost, calls, last active], least recently active first.
-        self._sessions: OrderedDict[str, list[float]] = OrderedDict()
+        #: session id -> its totals, least recently active first.
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._scope = common_pb2.InstrumentationScope(name=sc.DERIVED_SCOPE)
         self.pairing = Counter(sc.OWN_CALLS_PAIRING,
                                "Model-call spans settled across requests, by outcome.",
@@ -241,30 +253,45 @@ class CallsProcessor(Processor):
             run.service = _service(e.resource)
         if e.call.session_id:
             run.session = e.call.session_id
+        session = None
         if run.session:
-            s = self._sessions.get(run.session)
-            if s is None:
-                s = self._sessions[run.session] = [0.0, 0, now]
+            session = self._sessions.get(run.session)
+            if session is None:
+                session = self._sessions[run.session] = _Session()
             else:
                 self._sessions.move_to_end(run.session)
-            s[0] += amount
-            s[1] += 1
-            s[2] = now
-            sessions[id(e.span)] = genai.SessionTotal(run.session, s[0], int(s[1]))
+            session.cost += amount
+            session.calls += 1
+            session.last = now
+            sessions[id(e.span)] = genai.SessionTotal(run.session, session.cost, session.calls)
         cfg = self.config
         for threshold, limit, value in (("cost", cfg.runaway_cost_usd, run.cost),
                                         ("calls", cfg.runaway_calls, run.calls)):
             if limit is not None and value >= limit and threshold not in run.crossed:
                 run.crossed.add(threshold)
-                runaways.append(genai.Runaway(run.service, run.agent, threshold))
-                ctx.derived_logs.append(self._runaway_record(e.span, run, threshold, limit))
+                runaways.append(genai.Runaway(run.service, run.agent, threshold,
+                                              sc.RUNAWAY_SCOPE_RUN))
+                ctx.derived_logs.append(self._runaway_record(
+                    e.span, run, threshold, limit, sc.RUNAWAY_SCOPE_RUN, run.cost, run.calls))
+        if session is None:
+            return
+        for threshold, limit, value in (
+                ("cost", cfg.runaway_session_cost_usd, session.cost),
+                ("calls", cfg.runaway_session_calls, session.calls)):
+            if limit is not None and value >= limit and threshold not in session.crossed:
+                session.crossed.add(threshold)
+                runaways.append(genai.Runaway(run.service, run.agent, threshold,
+                                              sc.RUNAWAY_SCOPE_SESSION))
+                ctx.derived_logs.append(self._runaway_record(
+                    e.span, run, threshold, limit, sc.RUNAWAY_SCOPE_SESSION, session.cost,
+                    session.calls))
 
     def _forget_sessions(self, now: float) -> None:
         sessions = self._sessions
         horizon = now - self.config.session_idle
         while sessions:
             sid, s = next(iter(sessions.items()))
-            if s[2] > horizon and len(sessions) <= self.config.max_sessions:
+            if s.last > horizon and len(sessions) <= self.config.max_sessions:
                 break
             del sessions[sid]
 
@@ -286,15 +313,18 @@ class CallsProcessor(Processor):
                 out.append(genai.RunTotal(run.service, run.agent, run.cost, run.calls))
         return out
 
-    def _runaway_record(self, span: Any, run: _Run, threshold: str,
-                        limit: float) -> logs_pb2.ResourceLogs:
+    def _runaway_record(self, span: Any, run: _Run, threshold: str, limit: float,
+                        scope: str, cost: float, calls: int) -> logs_pb2.ResourceLogs:
         def kv(key: str, **value: Any) -> common_pb2.KeyValue:
             return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(**value))
 
+        cost_key, calls_key = ((sc.LOG_RUN_COST, sc.LOG_RUN_CALLS) if scope == sc.RUNAWAY_SCOPE_RUN
+                               else (sc.LOG_SESSION_COST, sc.LOG_SESSION_CALLS))
         attrs = [kv(sc.GENAI_RUNAWAY_THRESHOLD, string_value=threshold),
+                 kv(sc.GENAI_RUNAWAY_SCOPE, string_value=scope),
                  kv(sc.LOG_RUNAWAY_LIMIT, double_value=float(limit)),
-                 kv(sc.LOG_RUN_COST, double_value=run.cost),
-                 kv(sc.LOG_RUN_CALLS, int_value=run.calls)]
+                 kv(cost_key, double_value=cost),
+                 kv(calls_key, int_value=calls)]
         if run.agent:
             attrs.append(kv(sc.GENAI_AGENT_NAME, string_value=run.agent))
         if run.session:
@@ -304,8 +334,8 @@ class CallsProcessor(Processor):
             time_unix_nano=when, observed_time_unix_nano=when,
             severity_number=logs_pb2.SEVERITY_NUMBER_WARN, severity_text="WARN",
             body=common_pb2.AnyValue(string_value=(
-                f"runaway run: {threshold} limit {limit:g} crossed "
-                f"(cost={run.cost:.6f} USD, calls={run.calls}, "
+                f"runaway {scope}: {threshold} limit {limit:g} crossed "
+                f"(cost={cost:.6f} USD, calls={calls}, "
                 f"agent={run.agent or '-'})")),
             attributes=attrs, trace_id=span.trace_id, event_name=sc.EVENT_RUNAWAY)
         resource = resource_pb2.Resource(attributes=[

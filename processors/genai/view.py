@@ -735,11 +735,14 @@ class RunTotal(NamedTuple):
 
 
 class Runaway(NamedTuple):
-    """A run that crossed a runaway threshold (``cost`` or ``calls``) while still going."""
+    """A run, or a session, that crossed a runaway threshold (``cost`` or ``calls``) while
+    still going."""
 
     service: str | None
     agent: str | None
     threshold: str
+    #: ``run`` (one trace) or ``session`` (all runs of one conversation / session).
+    scope: str = "run"
 
 
 _RUNS_KEY = ("processors.genai", "runs")

@@ -29,7 +29,7 @@ _RESERVED = frozenset({
     "gen_ai.request.model", "gen_ai.response.model", "gen_ai.token.type", "gen_ai.cost.type",
     "gen_ai.response.finish_reason", "gen_ai.usage.cost.reason", "redaction.pii.status",
     "redaction.pii.type", "le", "gen_ai.agent.name", "gen_ai.tool.name",
-    "gen_ai.runaway.threshold",
+    "gen_ai.runaway.threshold", "gen_ai.runaway.scope",
 })
 
 

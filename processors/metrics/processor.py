@@ -234,7 +234,8 @@ class MetricsProcessor(Processor):
             CALL_BUCKETS)
         self._runaways = agg.counter(
             sc.METRIC_RUNAWAY_RUNS, sc.UNIT_RUN,
-            "Runs that crossed a runaway threshold (cost or calls so far), while going.")
+            "Runs and sessions that crossed a runaway threshold (cost or calls so far), "
+            "while going.")
         self._pii_spans = agg.counter(
             sc.METRIC_REDACTION_SPANS, sc.UNIT_SPAN,
             "Spans whose content went through redaction, by status.")
@@ -436,7 +437,8 @@ class MetricsProcessor(Processor):
             self._trace_calls.record(run.calls, attrs)
         for r in runaways:
             _add(adds, self._runaways, 1, {**self._run_attrs(r.service, r.agent),
-                                          sc.GENAI_RUNAWAY_THRESHOLD: r.threshold})
+                                          sc.GENAI_RUNAWAY_THRESHOLD: r.threshold,
+                                          sc.GENAI_RUNAWAY_SCOPE: r.scope})
 
     def _record_agents_and_tools(self, batch: Any, ctx: BatchContext,
                                  resources: dict[int, tuple[Any, dict[str, Any]]]) -> None:

@@ -38,6 +38,7 @@ KNOWN_LABELS = {promtool.prom_label(k) for k in (
     semconv.GENAI_TOKEN_TYPE, semconv.GENAI_COST_TYPE, semconv.GENAI_FINISH_REASON,
     semconv.COST_REASON, semconv.REDACTION_STATUS, semconv.REDACTION_TYPE,
     semconv.GENAI_AGENT_NAME, semconv.GENAI_TOOL_NAME, semconv.GENAI_RUNAWAY_THRESHOLD,
+    semconv.GENAI_RUNAWAY_SCOPE,
 )} | {"le"}
 
 

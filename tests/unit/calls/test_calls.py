@@ -350,7 +350,8 @@ def test_a_runaway_run_is_reported_once_while_it_is_going():
     assert runaway[0].trace_id == (0x88).to_bytes(16, "big")
     assert _counter(chain, sc.METRIC_RUNAWAY_RUNS) == [(
         {sc.SERVICE_NAME: "chat-app", sc.GENAI_AGENT_NAME: "looper",
-         sc.GENAI_RUNAWAY_THRESHOLD: "calls"}, 1)]
+         sc.GENAI_RUNAWAY_THRESHOLD: "calls", sc.GENAI_RUNAWAY_SCOPE: "run"}, 1)]
+    assert attrs[sc.GENAI_RUNAWAY_SCOPE].string_value == "run"
     chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", span_id=0x700, trace_id=0x88)])))
     assert sum(r.event_name == sc.EVENT_RUNAWAY for r in chain.records) == 1
 
@@ -386,6 +387,52 @@ def test_inference_records_carry_the_sessions_totals_so_far():
     assert got[1][2] == pytest.approx(2 * got[0][2]) and got[2][2] > got[1][2]
     _, usd, _ = chain.counted()
     assert got[2][2] + got[3][2] == pytest.approx(usd)
+
+
+def test_a_runaway_session_is_reported_once_across_its_runs():
+    """Many short runs of one conversation: no run crosses its limit, the session does, once;
+    the record carries the session's totals and the trace of the call that crossed it."""
+    chain = Chain(runaway_calls=None, runaway_cost_usd=None, runaway_session_calls=3,
+                  runaway_session_cost_usd=None)
+    conv = {sc.GENAI_CONVERSATION_ID: "conv-loop"}
+    for t in range(2):
+        chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xD0 + t,
+                                                      extra=conv)])))
+    assert not [r for r in chain.records if r.event_name == sc.EVENT_RUNAWAY]
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xD2, extra=conv),
+                                         llm_span("gpt-4o", trace_id=0xD3, extra=conv)])))
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xE0,
+                                                  extra={sc.GENAI_CONVERSATION_ID: "x"})])))
+    [runaway] = [r for r in chain.records if r.event_name == sc.EVENT_RUNAWAY]
+    attrs = {kv.key: kv.value for kv in runaway.attributes}
+    assert attrs[sc.GENAI_RUNAWAY_SCOPE].string_value == "session"
+    assert attrs[sc.GENAI_RUNAWAY_THRESHOLD].string_value == "calls"
+    assert attrs[sc.LOG_SESSION_CALLS].int_value == 3
+    assert attrs[sc.GENAI_CONVERSATION_ID].string_value == "conv-loop"
+    assert sc.LOG_RUN_CALLS not in attrs
+    assert runaway.trace_id == (0xD2).to_bytes(16, "big")
+    assert _counter(chain, sc.METRIC_RUNAWAY_RUNS) == [(
+        {sc.SERVICE_NAME: "chat-app", sc.GENAI_RUNAWAY_THRESHOLD: "calls",
+         sc.GENAI_RUNAWAY_SCOPE: "session"}, 1)]
+
+
+def test_a_session_cost_limit_counts_every_run_of_it():
+    """Two runs of one conversation, each under the limit, together over it."""
+    probe = Chain()
+    probe.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xEF)])))
+    _, one_call, _ = probe.counted()
+    assert one_call > 0
+    chain = Chain(runaway_calls=None, runaway_cost_usd=None, runaway_session_calls=None,
+                  runaway_session_cost_usd=1.5 * one_call)
+    conv = {sc.GENAI_CONVERSATION_ID: "conv-cost"}
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xF0, extra=conv)])))
+    assert not [r for r in chain.records if r.event_name == sc.EVENT_RUNAWAY]
+    chain.send(otlpjson.to_dict(request([llm_span("gpt-4o", trace_id=0xF1, extra=conv)])))
+    [runaway] = [r for r in chain.records if r.event_name == sc.EVENT_RUNAWAY]
+    attrs = {kv.key: kv.value for kv in runaway.attributes}
+    assert (attrs[sc.GENAI_RUNAWAY_THRESHOLD].string_value,
+            attrs[sc.GENAI_RUNAWAY_SCOPE].string_value) == ("cost", "session")
+    assert attrs[sc.LOG_SESSION_COST].double_value == pytest.approx(2 * one_call)
 
 
 def test_sessions_are_forgotten_when_idle():

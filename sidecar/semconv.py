@@ -287,6 +287,11 @@ METRIC_REDACTION_ENTITIES = "redaction.pii.entities"
 #: Per-run roll-ups (processors/calls): one observation per trace with model calls, once idle.
 METRIC_TRACE_COST = "gen_ai.client.trace.cost"
 METRIC_TRACE_CALLS = "gen_ai.client.trace.calls"
+#: Counter of prompt-cache tokens (subsets of input), by ``gen_ai.token.type`` cache_read /
+#: cache_write: the cache share of input tokens, by model.
+METRIC_TOKEN_CACHE = "gen_ai.client.token.cache"
+#: Counter of model calls with a large input and a small output (genai_metrics low_yield_*).
+METRIC_LOW_YIELD_CALLS = "gen_ai.client.low_yield.calls"
 #: Counter of runs (traces) that crossed a runaway threshold, by ``gen_ai.runaway.threshold``.
 METRIC_RUNAWAY_RUNS = "gen_ai.client.runaway.runs"
 GENAI_RUNAWAY_THRESHOLD = "gen_ai.runaway.threshold"
@@ -356,6 +361,8 @@ PROM_REDACTION_ENTITIES = "redaction_pii_entities_total"
 PROM_TRACE_COST = "gen_ai_client_trace_cost_USD"
 PROM_TRACE_CALLS = "gen_ai_client_trace_calls"
 PROM_RUNAWAY_RUNS = "gen_ai_client_runaway_runs_total"
+PROM_TOKEN_CACHE = "gen_ai_client_token_cache_total"
+PROM_LOW_YIELD_CALLS = "gen_ai_client_low_yield_calls_total"
 #: Recording rules holding the budgets the alert rules compare with (USD).
 PROM_BUDGET_DAILY = "genai:budget_daily_usd"
 PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"

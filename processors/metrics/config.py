@@ -102,6 +102,12 @@ class MetricsConfig(StrictModel):
     #: Distinct agent names, and distinct tool names, that label the duration of agent runs
     #: and tool calls; later ones become ``_other`` (counted like a dimension's overflow).
     agent_tool_limit: int = Field(100, ge=1, le=10_000)
+    #: A model call with at least this many input tokens and at most ``low_yield_max_output_ratio``
+    #: output tokens per input token is counted in ``gen_ai.client.low_yield.calls`` (large
+    #: contexts that produce little: token efficiency); null: off.
+    low_yield_min_input_tokens: int | None = Field(8000, ge=1)
+    #: See ``low_yield_min_input_tokens``.
+    low_yield_max_output_ratio: float = Field(0.02, ge=0, le=1)
     #: Attribution dimensions added to every metric.
     dimensions: list[Dimension] = Field(default_factory=_default_dimensions)
     #: Bucket boundaries of gen_ai.client.operation.cost, USD, increasing.

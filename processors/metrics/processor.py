@@ -73,6 +73,8 @@ _COUNTED_STATUSES = frozenset({sc.COST_STATUS_PRICED, sc.COST_STATUS_PREEXISTING
 _UNKNOWN_SERVICE = "unknown_service"
 _INPUT = (sc.GENAI_TOKEN_TYPE, "input")
 _OUTPUT = (sc.GENAI_TOKEN_TYPE, "output")
+_CACHE_READ = {sc.GENAI_TOKEN_TYPE: "cache_read"}
+_CACHE_WRITE = {sc.GENAI_TOKEN_TYPE: "cache_write"}
 
 
 def _scalar(value: Any) -> Any:
@@ -189,6 +191,8 @@ class MetricsProcessor(Processor):
 
     def __init__(self, config: MetricsConfig) -> None:
         self.config = config
+        self._low_yield_min = config.low_yield_min_input_tokens
+        self._low_yield_ratio = config.low_yield_max_output_ratio
         span_keys = {k for d in config.dimensions for k in d.span_keys}
         self._span_keys = frozenset({
             sc.COST_AMOUNT, sc.COST_CURRENCY, sc.COST_STATUS, sc.COST_REASON,
@@ -224,6 +228,12 @@ class MetricsProcessor(Processor):
             "Spend by cost part (input, output, cache_read, cache_write).")
         self._finish = agg.counter(
             sc.METRIC_FINISH_REASONS, sc.UNIT_RESPONSE, "Responses by normalized finish reason.")
+        self._cache_tokens = agg.counter(
+            sc.METRIC_TOKEN_CACHE, sc.UNIT_TOKEN,
+            "Prompt-cache tokens (part of the input tokens), by cache_read / cache_write.")
+        self._low_yield = agg.counter(
+            sc.METRIC_LOW_YIELD_CALLS, sc.UNIT_CALL,
+            "Model calls with a large input and a small output (low_yield_* settings).")
         self._trace_cost = agg.histogram(
             sc.METRIC_TRACE_COST, sc.UNIT_USD,
             "Cost of one run (a trace with model calls), recorded once it went idle.",
@@ -397,6 +407,15 @@ class MetricsProcessor(Processor):
             self._tokens.record(call.input_tokens, (*base.items(), _INPUT))
         if call.output_tokens is not None:
             self._tokens.record(call.output_tokens, (*base.items(), _OUTPUT))
+        if call.cache_read_tokens:
+            _add(adds, self._cache_tokens, call.cache_read_tokens, {**base, **_CACHE_READ})
+        if call.cache_write_tokens:
+            _add(adds, self._cache_tokens, call.cache_write_tokens, {**base, **_CACHE_WRITE})
+        low_yield = self._low_yield_min
+        if (low_yield is not None and call.input_tokens is not None
+                and call.output_tokens is not None and call.input_tokens >= low_yield
+                and call.output_tokens <= self._low_yield_ratio * call.input_tokens):
+            _add(adds, self._low_yield, 1, base)
 
         status = span_attrs.get(sc.COST_STATUS)
         amount = span_attrs.get(sc.COST_AMOUNT)

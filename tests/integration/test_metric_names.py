@@ -63,7 +63,7 @@ def _traffic():
                          "gen_ai.response.finish_reasons": ["max_tokens"],
                          sc.REDACTION_STATUS: "redacted",
                          sc.REDACTION_TYPES: ["EMAIL_ADDRESS"], sc.REDACTION_COUNT: 1}),
-            llm_span("gpt-4o-mini", input_tokens=70, output_tokens=7, span_id=0x15, extra={
+            llm_span("gpt-4o-mini", input_tokens=9000, output_tokens=7, span_id=0x15, extra={
                 sc.REDACTION_STATUS: "failed", sc.REDACTION_COUNT: 0}),
             llm_span("gpt-4o", input_tokens=None, output_tokens=None, span_id=0x16, extra={
                 sc.GENAI_OPERATION_NAME: "invoke_agent", sc.GENAI_AGENT_NAME: "planner"}),
@@ -166,6 +166,9 @@ async def test_series_and_labels_prometheus_sees_match_rules_and_dashboards(tmp_
     assert {lb.get("error_type") for lb, _ in requests} == {None, "timeout"}
     assert {lb["gen_ai_token_type"] for lb, _ in series[f"{sc.PROM_TOKEN_USAGE}_sum"]} == {
         "input", "output"}
+    assert {lb["gen_ai_token_type"] for lb, _ in series[sc.PROM_TOKEN_CACHE]} == {"cache_read"}
+    assert [(lb["gen_ai_request_model"], v) for lb, v in series[sc.PROM_LOW_YIELD_CALLS]] == [
+        ("gpt-4o-mini", 1.0)]
     assert {lb["gen_ai_cost_type"] for lb, _ in series[sc.PROM_COST_USAGE]} >= {
         "input", "output", "cache_read"}
     assert "unknown_model" in {lb["gen_ai_usage_cost_reason"] for lb, _ in series[sc.PROM_UNPRICED]}

@@ -89,6 +89,48 @@ async def test_time_to_first_chunk_only_for_spans_that_carry_it() -> None:
     assert (dp.count, dp.sum) == (1, 0.25)
 
 
+async def test_prompt_cache_tokens_are_counted_by_kind_beside_the_input() -> None:
+    """Cache reads and writes are counted apart (subsets of the input histogram's sum, which
+    stays inclusive): the cache share of input tokens is their ratio."""
+    p = metrics.create(MetricsConfig(dimensions=[]))
+    await _run(p, request([
+        llm_span("claude-sonnet-4-5", provider="anthropic", input_tokens=1000, extra={
+            "gen_ai.usage.cache_read.input_tokens": 600,
+            "gen_ai.usage.cache_creation.input_tokens": 100}),
+        llm_span("claude-sonnet-4-5", provider="anthropic", input_tokens=400, extra={
+            "gen_ai.usage.cache_read.input_tokens": 200}),
+        llm_span("claude-sonnet-4-5", provider="anthropic", input_tokens=50),
+    ]))
+    req = p.collect()
+    cache = {a[sc.GENAI_TOKEN_TYPE]: dp.as_int or dp.as_double
+             for a, dp in _points(req, sc.METRIC_TOKEN_CACHE)}
+    assert cache == {"cache_read": 800, "cache_write": 100}
+    tokens = {a[sc.GENAI_TOKEN_TYPE]: dp for a, dp in _points(req, sc.METRIC_TOKEN_USAGE)}
+    assert tokens["input"].sum == 1450  # inclusive of the cache tokens
+    assert _metric(req, sc.METRIC_TOKEN_CACHE).unit == sc.UNIT_TOKEN
+
+
+@pytest.mark.parametrize("inp,out,counted", [
+    (8000, 160, True), (8000, 161, False), (7999, 0, False), (50_000, 12, True),
+    (None, 5, False), (9000, None, False)])
+async def test_low_yield_calls_are_large_inputs_with_small_outputs(inp, out, counted) -> None:
+    p = metrics.create(MetricsConfig(dimensions=[]))
+    await _run(p, request([llm_span("gpt-4o", input_tokens=inp, output_tokens=out)]))
+    points = _points(p.collect(), sc.METRIC_LOW_YIELD_CALLS)
+    assert [dp.as_int for _, dp in points] == ([1] if counted else [])
+
+
+async def test_low_yield_is_configurable_and_can_be_off() -> None:
+    span = llm_span("gpt-4o", input_tokens=500, output_tokens=40)
+    tuned = metrics.create(MetricsConfig(dimensions=[], low_yield_min_input_tokens=400,
+                                         low_yield_max_output_ratio=0.1))
+    off = metrics.create(MetricsConfig(dimensions=[], low_yield_min_input_tokens=None))
+    for p in (tuned, off):
+        await _run(p, request([span]))
+    assert [dp.as_int for _, dp in _points(tuned.collect(), sc.METRIC_LOW_YIELD_CALLS)] == [1]
+    assert _points(off.collect(), sc.METRIC_LOW_YIELD_CALLS) == []
+
+
 async def test_aggregates_and_duplicates_are_not_counted() -> None:
     """An Anthropic SDK span under an instrumentation span is one call, counted once; agent
     runs (sums of their calls) are not calls."""

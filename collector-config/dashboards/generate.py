@@ -239,8 +239,103 @@ def quality() -> dict:
     ])
 
 
+def executive() -> dict:
+    cost, req, tok, runs, runaway = (sc.PROM_OPERATION_COST, sc.PROM_REQUESTS,
+                                     sc.PROM_TOKEN_USAGE, sc.PROM_TRACE_COST, sc.PROM_RUNAWAY_RUNS)
+    errors = f'{SEL},{ERROR}!=""'
+    return dashboard("genai-executive", "GenAI / Executive",
+                     "What GenAI costs and how it is used: daily spend, call trend, error rate, "
+                     "top models (genai-sidecar).", [
+        panel("Spend, last 24 hours", "stat",
+              [(f"sum(increase({cost}_sum{{{SEL}}}[1d]))", "24h")], "currencyUSD", w=6),
+        panel("Model calls in range", "stat",
+              [(f"sum(increase({req}{{{SEL}}}[$__range]))", "calls")], "short", w=6),
+        panel("Error rate in range", "stat",
+              [(f"(sum(increase({req}{{{errors}}}[$__range])) or vector(0))"
+                f" / sum(increase({req}{{{SEL}}}[$__range]))", "errors")], "percentunit", w=6,
+              description="Share of model calls that ended in an error."),
+        panel("Runaway runs in range", "stat",
+              [(f"sum(increase({runaway}{{{SVC}}}[$__range])) or vector(0)", "runaways")],
+              "short", w=6, description="Agent runs or sessions past a runaway limit "
+                                        "(genai_calls); their gen_ai.runaway log records say "
+                                        "which."),
+        panel("Daily spend (trailing 24h)", "timeseries",
+              [(f"sum(increase({cost}_sum{{{SEL}}}[1d]))", "USD / 24h")], "currencyUSD",
+              description="At each point, what the last 24 hours cost."),
+        panel("Model calls per hour by service", "timeseries",
+              [(f"sum by ({SERVICE}) (rate({req}{{{SEL}}}[{RI}])) * 3600",
+                f"{{{{{SERVICE}}}}}")], "short"),
+        panel("Error rate", "timeseries",
+              [(f"(sum(rate({req}{{{errors}}}[{RI}])) or vector(0))"
+                f" / sum(rate({req}{{{SEL}}}[{RI}]))", "error rate")], "percentunit"),
+        panel("Average cost per agent run", "timeseries",
+              [(f"sum by ({AGENT}) (rate({runs}_sum{{{SVC}}}[{RI}]))"
+                f" / sum by ({AGENT}) (rate({runs}_count{{{SVC}}}[{RI}]))",
+                f"{{{{{AGENT}}}}}")], "currencyUSD",
+              description="One run is one trace with model calls, rolled up once idle; runs "
+                          "without an agent span have no agent name."),
+        panel("Top models by spend in range", "table",
+              [(f"topk(10, sum by ({MODEL}) (increase({cost}_sum{{{SEL}}}[$__range])))", "")],
+              "currencyUSD", instant=True),
+        panel("Top models by calls in range", "table",
+              [(f"topk(10, sum by ({MODEL}) (increase({req}{{{SEL}}}[$__range])))", "")],
+              "short", instant=True),
+        panel("Tokens per hour by model", "timeseries",
+              [(f"sum by ({MODEL}) (rate({tok}_sum{{{SEL}}}[{RI}])) * 3600",
+                f"{{{{{MODEL}}}}}")], "short", w=24),
+    ])
+
+
+def developer() -> dict:
+    dur, req, tok, cache, low, ttfc = (sc.PROM_OPERATION_DURATION, sc.PROM_REQUESTS,
+                                       sc.PROM_TOKEN_USAGE, sc.PROM_TOKEN_CACHE,
+                                       sc.PROM_LOW_YIELD_CALLS, sc.PROM_TIME_TO_FIRST_CHUNK)
+    inp, out = f'{SEL},{TOKEN_TYPE}="input"', f'{SEL},{TOKEN_TYPE}="output"'
+    return dashboard("genai-developer", "GenAI / Developer",
+                     "Token efficiency, latency by operation (tools included), errors by type, "
+                     "prompt-cache share (genai-sidecar).", [
+        panel("Output tokens per input token by model", "timeseries",
+              [(f"sum by ({MODEL}) (rate({tok}_sum{{{out}}}[{RI}]))"
+                f" / sum by ({MODEL}) (rate({tok}_sum{{{inp}}}[{RI}]))", f"{{{{{MODEL}}}}}")],
+              "short", description="Low values: large prompts for short answers."),
+        panel("High-input / low-output calls by model", "timeseries",
+              [(f"sum by ({MODEL}) (rate({low}{{{SEL}}}[{RI}]))", f"{{{{{MODEL}}}}}")], "reqps",
+              description="Calls with a large input and little output (genai_metrics "
+                          "low_yield_min_input_tokens, low_yield_max_output_ratio); find them in "
+                          "the inference logs by their token counts."),
+        panel("Share of calls that are high-input / low-output", "timeseries",
+              [(f"(sum by ({MODEL}) (rate({low}{{{SEL}}}[{RI}]))"
+                f" or (sum by ({MODEL}) (rate({req}{{{SEL}}}[{RI}])) * 0))"
+                f" / sum by ({MODEL}) (rate({req}{{{SEL}}}[{RI}]))", f"{{{{{MODEL}}}}}")],
+              "percentunit"),
+        panel("Prompt-cache share of input tokens by model", "timeseries",
+              [(f'(sum by ({MODEL}) (rate({cache}{{{SEL},{TOKEN_TYPE}="cache_read"}}[{RI}]))'
+                f" or (sum by ({MODEL}) (rate({tok}_sum{{{inp}}}[{RI}])) * 0))"
+                f" / sum by ({MODEL}) (rate({tok}_sum{{{inp}}}[{RI}]))", f"{{{{{MODEL}}}}}")],
+              "percentunit", description="Input tokens served from the prompt cache (cache "
+                                         "reads); 0 where a model reports none."),
+        panel("Latency p95 by operation (tools and agents included)", "timeseries",
+              [(_hist_quantile(0.95, dur, OPERATION, SVC), f"{{{{{OPERATION}}}}}")], "s"),
+        panel("Errors by type and operation", "timeseries",
+              [(f'sum by ({ERROR}, {OPERATION}) (rate({dur}_count{{{SVC},{ERROR}!=""}}[{RI}]))',
+                f"{{{{{OPERATION}}}}} {{{{{ERROR}}}}}")], "reqps",
+              description="Model calls, tool calls and agent runs that ended in an error."),
+        panel("Average input and output tokens per call by model", "timeseries",
+              [(f"sum by ({MODEL}, {TOKEN_TYPE}) (rate({tok}_sum{{{SEL}}}[{RI}]))"
+                f" / sum by ({MODEL}, {TOKEN_TYPE}) (rate({tok}_count{{{SEL}}}[{RI}]))",
+                f"{{{{{MODEL}}}}} {{{{{TOKEN_TYPE}}}}}")], "short"),
+        panel("Time to first token p95 by model", "timeseries",
+              [(_hist_quantile(0.95, ttfc, MODEL), f"{{{{{MODEL}}}}}")], "s"),
+        panel("Slowest models: latency p95 in range", "table",
+              [(f"topk(10, histogram_quantile(0.95, sum by (le, {MODEL}) "
+                f"(increase({dur}_bucket{{{SEL},{MODEL_CALLS}}}[$__range]))))", "")], "s",
+              instant=True, w=24),
+    ])
+
+
 DASHBOARDS = {"genai-operations.json": operations, "genai-finops.json": finops,
-              "genai-quality-privacy.json": quality}
+              "genai-quality-privacy.json": quality, "genai-executive.json": executive,
+              "genai-developer.json": developer}
 
 
 def render(name: str) -> str:

@@ -26,10 +26,11 @@ def _generator():
     return module
 
 
-def test_the_three_dashboards_exist() -> None:
-    """Operations, FinOps and Quality & privacy are provisioned."""
+def test_the_dashboards_of_each_persona_exist() -> None:
+    """Operations, FinOps, Quality & privacy, Executive and Developer are provisioned."""
     titles = {json.loads(p.read_text())["title"] for p in DASHBOARD_FILES}
-    assert titles == {"GenAI / Operations", "GenAI / FinOps", "GenAI / Quality & privacy"}
+    assert titles == {"GenAI / Operations", "GenAI / FinOps", "GenAI / Quality & privacy",
+                      "GenAI / Executive", "GenAI / Developer"}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in DASHBOARD_FILES])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole local stack: Jaeger, VictoriaLogs, Alertmanager, Prometheus, the collector
-# (collector-config/stack.yaml) and genai-sidecar (embedded default config), in the background.
+# (collector-config/stack.yaml) and genai-sidecar (embedded default config, or SIDECAR_CONFIG),
+# in the background.
 # Grafana Tempo and Loki join when TEMPO_BIN / LOKI_BIN name binaries of the user's own (the
 # project never builds or fetches them: AGPL); the collector then also exports to them
 # (collector-config/stack-tempo.yaml, stack-loki.yaml).
@@ -144,7 +145,8 @@ start() {
     --storage.tsdb.path="$run/data/prometheus" --web.listen-address="$PROMETHEUS_ENDPOINT" \
     --web.enable-remote-write-receiver --web.enable-lifecycle
   launch collector "$otelcol" "${configs[@]}"
-  launch sidecar "$sidecar" run --listen "$SIDECAR_ENDPOINT" \
+  # SIDECAR_CONFIG: a config file instead of the embedded default (the e2e suite's).
+  launch sidecar "$sidecar" run ${SIDECAR_CONFIG:+--config "$SIDECAR_CONFIG"} --listen "$SIDECAR_ENDPOINT" \
     --downstream "$COLLECTOR_ENRICHED_ENDPOINT" --metrics-listen "$SIDECAR_METRICS_ENDPOINT"
   for name in "${names[@]}"; do
     if ! await_ready "$name"; then

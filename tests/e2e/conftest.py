@@ -35,7 +35,7 @@ import yaml
 
 from sidecar import semconv
 from tests.e2e.fake_llm import FakeLLM
-from tests.e2e.traffic import LIBRARIES
+from tests.e2e.traffic import AGENT_MODEL_CALLS, LIBRARIES
 from tests.harness import ROOT, collector_bin, free_port
 from tests.promtool import RULES_FILE
 
@@ -140,6 +140,8 @@ class Sent:
     trace_ids: list[str] = field(default_factory=list)
     #: trace id -> the kind of call it describes (tests/e2e/traffic.py SDK_CALLS)
     calls: dict[str, str] = field(default_factory=dict)
+    #: trace id -> how many model calls it holds (each gets an inference record)
+    model_calls: dict[str, int] = field(default_factory=dict)
     pii: list[str] = field(default_factory=list)
 
 
@@ -210,6 +212,25 @@ def _rules_with_budget(path: Path, daily_usd: float) -> Path:
     return path
 
 
+#: Model calls one conversation may make before it is a runaway session, in the e2e config:
+#: the manual agent's conversation crosses it in the second wave.
+E2E_SESSION_CALLS = 2 * AGENT_MODEL_CALLS - 1
+
+
+def _sidecar_config(path: Path) -> Path:
+    """The embedded default config with shorter timers and lower limits, so that two waves of
+    traffic exercise every derived output: runs roll up after 2 s idle instead of 30 s; the
+    manual agent's run (AGENT_MODEL_CALLS model calls) is a runaway, its conversation a runaway
+    session in the second wave; its one-word verdict on a long report is a low-yield call."""
+    doc = yaml.safe_load((ROOT / "sidecar" / "default.yaml").read_text("utf-8"))
+    doc["processors"]["genai_calls"] = {
+        "run_idle": "2s", "runaway_calls": AGENT_MODEL_CALLS,
+        "runaway_session_calls": E2E_SESSION_CALLS}
+    doc["processors"]["genai_metrics"] = {"low_yield_min_input_tokens": 1000}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
+    return path
+
+
 def _stack_env(run_dir: Path, webhook: AlertWebhook) -> dict[str, str]:
     def addr() -> str:
         return f"127.0.0.1:{free_port()}"
@@ -226,6 +247,7 @@ def _stack_env(run_dir: Path, webhook: AlertWebhook) -> dict[str, str]:
         "STACK_RUN_DIR": str(run_dir),
         "OTELCOL_BIN": collector_bin(),
         "SIDECAR_BIN": str(Path(sys.executable).with_name("genai-sidecar")),
+        "SIDECAR_CONFIG": str(_sidecar_config(run_dir / "sidecar.yaml")),
         "COLLECTOR_OTLP_GRPC_ENDPOINT": addr(),
         "COLLECTOR_OTLP_HTTP_ENDPOINT": addr(),
         "COLLECTOR_HEALTH_ENDPOINT": addr(),
@@ -288,7 +310,7 @@ def await_calls_counted(stack: Stack, expected: dict[str, int]) -> None:
 
     The sidecar records a span's metrics when it processes the span and exports the totals
     every interval, so one export (and one scrape) may hold some services and not others:
-    waiting for "any series" is not enough. One call is one trace (tests/e2e/traffic.py).
+    waiting for "any series" is not enough.
     """
     query = (f'sum by (service_name) ({semconv.PROM_REQUESTS}'
              f'{{service_name=~"{"|".join(expected)}"}})')
@@ -302,6 +324,13 @@ def await_calls_counted(stack: Stack, expected: dict[str, int]) -> None:
         return True
 
     poll(done, f"{semconv.PROM_REQUESTS} per service >= {expected} in Prometheus")
+
+
+def await_runs_rolled_up(stack: Stack, service: str) -> None:
+    """Wait until Prometheus holds the run roll-ups of ``service``'s first wave, so that the
+    second wave's runs are an increase rate() can see (a series is born at its first value)."""
+    query = f'sum({semconv.PROM_TRACE_CALLS}_count{{service_name="{service}"}})'
+    poll(lambda: stack.promql(query), f"the run roll-ups of {service} in Prometheus")
 
 
 @pytest.fixture(scope="session")
@@ -320,8 +349,10 @@ def sent(stack: Stack) -> dict[str, Sent]:
                 out = _send(stack, llm, lib, record.service, run_id)
                 record.trace_ids += out["trace_ids"]
                 record.calls.update(out["calls"])
+                record.model_calls.update(out["model_calls"])
                 record.pii = out["pii"]
             if wave == 1:
-                await_calls_counted(stack, {record.service: len(record.trace_ids)
+                await_calls_counted(stack, {record.service: sum(record.model_calls.values())
                                             for record in result.values()})
+                await_runs_rolled_up(stack, result["manual"].service)
     return result

@@ -20,8 +20,17 @@ import pytest
 import yaml
 
 from sidecar import semconv
-from tests.e2e.conftest import E2E_DAILY_BUDGET, AlertWebhook, Sent, Stack, get_json, get_text, poll
-from tests.e2e.traffic import LIBRARIES
+from tests.e2e.conftest import (
+    E2E_DAILY_BUDGET,
+    E2E_SESSION_CALLS,
+    AlertWebhook,
+    Sent,
+    Stack,
+    get_json,
+    get_text,
+    poll,
+)
+from tests.e2e.traffic import AGENT_MODEL_CALLS, LIBRARIES
 from tests.harness import ROOT
 from tests.promtool import RULES_FILE, dashboard_queries
 
@@ -159,19 +168,66 @@ def test_victorialogs_has_redacted_inference_logs_per_trace(library: str, stack:
     assert chat_traces
     for trace_id in chat_traces:
         query = f"trace_id:={_logsql_string(trace_id)}"
+        want = record.model_calls[trace_id]
         records = poll(
-            lambda q=query: [r for r in _victorialogs(stack, q)
-                             if r.get("event_name") == semconv.EVENT_INFERENCE],
-            f"the inference log record of {record.calls[trace_id]} trace {trace_id} "
+            lambda q=query, n=want: [r for r in _victorialogs(stack, q)
+                                     if r.get("event_name") == semconv.EVENT_INFERENCE][n - 1:],
+            f"the {want} inference log record(s) of {record.calls[trace_id]} trace {trace_id} "
             "in VictoriaLogs")
-        assert len(records) == 1, (
-            f"{library}: expected one inference record for trace {trace_id}: {records}")
+        records = [r for r in _victorialogs(stack, query)
+                   if r.get("event_name") == semconv.EVENT_INFERENCE]
+        assert len(records) == want, (
+            f"{library}: expected {want} inference record(s) for trace {trace_id}: {records}")
         assert semconv.LOG_DURATION in records[0], records[0]
     everything = json.dumps(_victorialogs(
         stack, f'"{semconv.SERVICE_NAME}":={_logsql_string(record.service)}'))
     assert record.service in everything, f"{library}: no record of {record.service} at all"
     leaked = [value for value in record.pii if value in everything]
     assert not leaked, f"{library}: personal data in VictoriaLogs: {leaked}"
+
+
+def test_victorialogs_has_the_runaway_records_of_the_agent_runs_and_session(
+        stack: Stack, sent: dict[str, Sent]) -> None:
+    """Each wave's agent run crosses the e2e runaway_calls limit (one record per run, with its
+    trace id and totals so far); its conversation crosses the session limit in wave 2."""
+    record = sent["manual"]
+    query = (f'"{semconv.SERVICE_NAME}":={_logsql_string(record.service)} '
+             f'event_name:={_logsql_string(semconv.EVENT_RUNAWAY)}')
+
+    def runaways() -> list[dict[str, Any]]:
+        found = _victorialogs(stack, query)
+        return found if len(found) >= 3 else []
+
+    found = poll(runaways, f"the gen_ai.runaway records of {record.service} in VictoriaLogs")
+    runs = [r for r in found if r[semconv.GENAI_RUNAWAY_SCOPE] == semconv.RUNAWAY_SCOPE_RUN]
+    sessions = [r for r in found
+                if r[semconv.GENAI_RUNAWAY_SCOPE] == semconv.RUNAWAY_SCOPE_SESSION]
+    assert len(runs) == 2 and len(sessions) == 1, found
+    assert {r["trace_id"] for r in runs} == set(record.trace_ids)
+    for r in runs:
+        assert r[semconv.GENAI_RUNAWAY_THRESHOLD] == "calls"
+        assert int(r[semconv.LOG_RUN_CALLS]) == AGENT_MODEL_CALLS
+        assert r[semconv.GENAI_AGENT_NAME] == "support-agent"
+        assert float(r[semconv.LOG_RUN_COST]) > 0
+    [session] = sessions
+    assert int(session[semconv.LOG_SESSION_CALLS]) == E2E_SESSION_CALLS
+    assert session[semconv.GENAI_CONVERSATION_ID].startswith("conv-")
+    assert session["trace_id"] == record.trace_ids[1]  # the second wave's run crossed it
+
+
+def test_victorialogs_inference_records_carry_the_session_totals(
+        stack: Stack, sent: dict[str, Sent]) -> None:
+    """The manual agent's conversation spans both waves: its records count 1..6 calls."""
+    record = sent["manual"]
+    query = (f'"{semconv.SERVICE_NAME}":={_logsql_string(record.service)} '
+             f'event_name:={_logsql_string(semconv.EVENT_INFERENCE)}')
+    total = sum(record.model_calls.values())
+    found = poll(lambda: (r := _victorialogs(stack, query)) and len(r) >= total and r,
+                 f"the {total} inference records of {record.service} in VictoriaLogs")
+    counts = sorted(int(r[semconv.LOG_SESSION_CALLS]) for r in found)
+    assert counts == list(range(1, total + 1)), counts
+    costs = sorted(float(r[semconv.LOG_SESSION_COST]) for r in found)
+    assert costs[0] > 0 and costs == sorted(set(costs)), costs
 
 
 def _loki_streams(loki: str, query: str) -> list[dict[str, Any]]:
@@ -199,11 +255,17 @@ def test_loki_has_redacted_inference_logs_per_trace(library: str, stack: Stack,
     assert chat_traces
     for trace_id in chat_traces:
         query = f'{{service_name=~".+"}} | trace_id="{trace_id}"'
-        streams = poll(
-            lambda q=query: [s for s in _loki_streams(loki, q) if _is_inference_stream(s)],
-            f"the inference log record of {record.calls[trace_id]} trace {trace_id} in Loki")
-        assert sum(len(s["values"]) for s in streams) == 1, (
-            f"{library}: expected one inference record for trace {trace_id}: {streams}")
+        want = record.model_calls[trace_id]
+
+        def inference(q: str = query) -> list[dict[str, Any]]:
+            return [s for s in _loki_streams(loki, q) if _is_inference_stream(s)]
+
+        poll(lambda n=want: sum(len(s["values"]) for s in inference()) >= n,
+             f"the {want} inference log record(s) of {record.calls[trace_id]} trace "
+             f"{trace_id} in Loki")
+        streams = inference()
+        assert sum(len(s["values"]) for s in streams) == want, (
+            f"{library}: expected {want} inference record(s) for trace {trace_id}: {streams}")
     everything = json.dumps(_loki_streams(loki, f'{{service_name="{record.service}"}}'))
     leaked = [value for value in record.pii if value in everything]
     assert not leaked, f"{library}: personal data in Loki: {leaked}"
@@ -228,6 +290,42 @@ def test_prometheus_has_histogram(series: str, stack: Stack, sent: dict[str, Sen
             return True
 
         poll(every_service, f"{series}{suffix} of every service {sorted(wanted)} in Prometheus")
+
+
+def test_prometheus_has_the_run_roll_ups_and_runaways(stack: Stack, sent: dict[str, Sent],
+                                                       jaeger_traces) -> None:
+    """One run per trace with model calls, rolled up once idle: the manual agent's two runs
+    have AGENT_MODEL_CALLS calls each, under its agent name, and cost what their spans cost;
+    the runaway counter has both runs and the session."""
+    record = sent["manual"]
+    sel = f'service_name="{record.service}"'
+    calls_q = f"sum by (gen_ai_agent_name) ({semconv.PROM_TRACE_CALLS}_sum{{{sel}}})"
+    count_q = f"sum({semconv.PROM_TRACE_CALLS}_count{{{sel}}})"
+    poll(lambda: [r for r in stack.promql(count_q) if float(r["value"][1]) >= 2],
+         f"the two run roll-ups of {record.service}")
+    by_agent = {r["metric"].get("gen_ai_agent_name"): float(r["value"][1])
+                for r in stack.promql(calls_q)}
+    assert by_agent == {"support-agent": 2.0 * AGENT_MODEL_CALLS}, by_agent
+    spans, _ = jaeger_traces["manual"]
+    run_cost = stack.promql(f"sum({semconv.PROM_TRACE_COST}_sum{{{sel}}})")
+    assert float(run_cost[0]["value"][1]) == pytest.approx(cost_sum(spans), rel=1e-6)
+    # Every other library's calls are one per trace: runs of one call, no agent.
+    other = sent["openai-v2"]
+    one = stack.promql(f'sum({semconv.PROM_TRACE_CALLS}_sum{{service_name="{other.service}"}})'
+                       f' / sum({semconv.PROM_TRACE_CALLS}_count'
+                       f'{{service_name="{other.service}"}})')
+    assert one and float(one[0]["value"][1]) == 1.0, one
+    runaway_q = (f"sum by (gen_ai_runaway_scope, gen_ai_runaway_threshold, gen_ai_agent_name) "
+                 f"({semconv.PROM_RUNAWAY_RUNS}{{{sel}}})")
+
+    def runaways() -> dict[tuple[str, str, str], float]:
+        got = {(r["metric"]["gen_ai_runaway_scope"], r["metric"]["gen_ai_runaway_threshold"],
+                r["metric"].get("gen_ai_agent_name", "")): float(r["value"][1])
+               for r in stack.promql(runaway_q)}
+        return got if sum(got.values()) >= 3 else {}
+
+    assert poll(runaways, f"the runaways of {record.service}") == {
+        ("run", "calls", "support-agent"): 2.0, ("session", "calls", "support-agent"): 1.0}
 
 
 def test_prometheus_cost_equals_sum_over_spans(stack: Stack, jaeger_traces) -> None:
@@ -270,6 +368,8 @@ def test_alert_rules_are_loaded(stack: Stack) -> None:
     pytest.param("GenAIDailyBudgetExceeded", "finops", id="budget-to-finops"),
     # The traffic includes a self-hosted model the catalog cannot price.
     pytest.param("GenAIUnpricedSpans", "ops", id="warning-to-ops"),
+    # The manual agent's runs cross the e2e runaway_calls limit.
+    pytest.param("GenAIRunawayRun", "pager", id="runaway-to-pager"),
 ])
 def test_alert_travels_from_traffic_to_its_receiver(
         alertname: str, receiver: str, stack: Stack, sent: dict[str, Sent],

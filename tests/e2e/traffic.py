@@ -96,7 +96,8 @@ def _calls(openai, client, system: dict[str, str], first: str, second: str) -> N
     client.embeddings.create(model="text-embedding-3-small", input=[first, second])
 
 
-def _manual_stream(tracer, client, system: dict[str, str], prompt: str) -> None:
+def _manual_stream(tracer, client, system: dict[str, str], prompt: str,
+                   max_tokens: int | None = None) -> None:
     """A streamed chat call described by the app itself with GenAI convention attributes."""
     from opentelemetry.trace import SpanKind
 
@@ -111,8 +112,10 @@ def _manual_stream(tracer, client, system: dict[str, str], prompt: str) -> None:
         started = time.monotonic()
         first_chunk = None
         answer, usage, finish, model = [], None, None, None
+        if max_tokens is not None:
+            span.set_attribute("gen_ai.request.max_tokens", max_tokens)
         stream = client.chat.completions.create(
-            model="gpt-4o-mini", messages=messages, stream=True,
+            model="gpt-4o-mini", messages=messages, stream=True, max_tokens=max_tokens,
             stream_options={"include_usage": True})
         for chunk in stream:
             if first_chunk is None:
@@ -134,9 +137,18 @@ def _manual_stream(tracer, client, system: dict[str, str], prompt: str) -> None:
               "parts": [{"type": "text", "content": "".join(answer)}]}]))
 
 
+#: A long, innocuous document the agent asks for a one-word verdict on: a large input for a
+#: small output (a high-input / low-output call; the e2e sidecar config's low_yield limit).
+_REPORT = " ".join(f"Ticket batch {i}: resolved within the service level, no escalation."
+                   for i in range(90))
+#: Model calls of one manual agent run (one trace): it crosses the e2e runaway_calls limit.
+AGENT_MODEL_CALLS = 3
+
+
 def _manual_agent(tracer, client, system: dict[str, str], prompt: str, run_id: str) -> None:
-    """An agent run (GenAI agent span conventions): a tool call that succeeds, one that
-    fails, then the streamed chat call, all under one ``invoke_agent`` span."""
+    """An agent run (GenAI agent span conventions) in one trace: a streamed chat call, a tool
+    call that succeeds, one that fails, a follow-up chat call and a one-word verdict on a long
+    report (AGENT_MODEL_CALLS model calls), all under one ``invoke_agent`` span."""
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     with tracer.start_as_current_span("invoke_agent support-agent",
@@ -144,6 +156,7 @@ def _manual_agent(tracer, client, system: dict[str, str], prompt: str, run_id: s
         agent.set_attribute("gen_ai.operation.name", "invoke_agent")
         agent.set_attribute("gen_ai.agent.name", "support-agent")
         agent.set_attribute("gen_ai.conversation.id", f"conv-{run_id}")
+        _manual_stream(tracer, client, system, prompt)
         for tool, ok in (("lookup_order", True), ("refund_order", False)):
             with tracer.start_as_current_span(f"execute_tool {tool}",
                                               kind=SpanKind.INTERNAL) as span:
@@ -153,7 +166,10 @@ def _manual_agent(tracer, client, system: dict[str, str], prompt: str, run_id: s
                 if not ok:
                     span.set_attribute("error.type", "PermissionError")
                     span.set_status(Status(StatusCode.ERROR))
-        _manual_stream(tracer, client, system, prompt)
+        _manual_stream(tracer, client, system,
+                       "The refund tool was refused; tell the customer what happens next.")
+        _manual_stream(tracer, client, system,
+                       f"One word: is this report fine? {_REPORT}", max_tokens=2)
 
 
 def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[str, object]:
@@ -204,10 +220,13 @@ def run(library: str, otlp: str, llm: str, service: str, run_id: str) -> dict[st
     logger_provider.force_flush()
     tracer_provider.shutdown()
     logger_provider.shutdown()
-    kinds = ("chat-stream",) if library == "manual" else SDK_CALLS
+    kinds = ("chat-agent",) if library == "manual" else SDK_CALLS
     assert len(trace_ids) == len(kinds), (trace_ids, kinds)
+    model_calls = [AGENT_MODEL_CALLS] if library == "manual" else [1] * len(kinds)
     return {"library": library, "service": service, "trace_ids": trace_ids,
-            "calls": dict(zip(trace_ids, kinds, strict=True)), "pii": sorted(pii.values())}
+            "calls": dict(zip(trace_ids, kinds, strict=True)),
+            "model_calls": dict(zip(trace_ids, model_calls, strict=True)),
+            "pii": sorted(pii.values())}
 
 
 def main() -> None:

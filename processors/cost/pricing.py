@@ -2,8 +2,11 @@
 
 A lookup goes: user overrides (exact, then longest prefix, then regex in file order) on the raw
 model name; then the model-name canonicalizer's candidates against the genai-prices catalog
-(bundled offline snapshot). Results, hits and misses alike, are cached per (provider, model,
-service tier), so the hot path is one dict lookup and a handful of float multiplications.
+(bundled offline snapshot); then, only when the catalog has no entry, the same candidates
+against the bundled price supplement (``supplement.yaml``: a few models the catalog lacks, each
+with its vendor source and the date it was checked). Results, hits and misses alike, are cached
+per (provider, model, service tier), so the hot path is one dict lookup and a handful of float
+multiplications.
 
 Cost formula (USD; token counts as normalized by ``processors.genai``: input includes cache,
 output includes reasoning):
@@ -20,18 +23,23 @@ tier's start, that tier's rate applies to every token of that kind.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from genai_prices import __version__ as GENAI_PRICES_VERSION
 from genai_prices import data_snapshot
 from genai_prices import types as gp
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sidecar import semconv as sc
+from sidecar.config import ConfigError, StrictModel, parse_yaml, validation_errors
 
 #: One rate: ((tier start, USD per token), ...) sorted by start descending; the base rate has
 #: start -1. A tier applies when the input tokens are above its start.
@@ -156,6 +164,8 @@ CATALOG_PROVIDERS: Mapping[str, str] = {
     "openrouter": "openrouter",
     "fireworks": "fireworks",
     "perplexity": "perplexity",
+    # Not a genai-prices provider (0.2.5): its models are priced from the supplement only.
+    "ai21": "ai21",
 }
 #: Router prefixes (``openai/gpt-4o``) -> genai-prices provider id (None: strip, no hint).
 _ROUTER_PREFIXES: Mapping[str, str | None] = {
@@ -314,3 +324,170 @@ class Catalog:
             return Match(ref=f"{prov.id}:{info.id}", version=self.version, prices=prices,
                          dated=isinstance(info.prices, list))
         return Miss(sc.COST_REASON_UNKNOWN_MODEL)
+
+
+# --------------------------------------------------------------------------------------------
+# The bundled price supplement: a few models the catalog lacks
+# --------------------------------------------------------------------------------------------
+#: The supplement's file, bundled next to this module (package data).
+SUPPLEMENT_RESOURCE = "supplement.yaml"
+#: ``gen_ai.usage.cost.pricing.version`` of a supplement price: this prefix and the row's date.
+SUPPLEMENT_VERSION = "genai-sidecar supplement"
+#: Service tiers the supplement's standard on-demand rates apply to. Spans of any other tier
+#: (batch, flex, priority: rates the rows do not carry) are not priced from it.
+_STANDARD_TIERS = frozenset({"default", "standard", "on_demand", "on-demand"})
+_SUPPLEMENT_PROVIDERS = frozenset(CATALOG_PROVIDERS.values())
+
+
+class SupplementRow(StrictModel):
+    """One model's published list price (USD per million tokens) and where it was read."""
+
+    #: genai-prices provider id (a value of `CATALOG_PROVIDERS`), e.g. ``aws``, ``ai21``.
+    provider: str
+    #: Model ids as the canonicalizer produces them (lowercase; Bedrock: the foundation-model
+    #: id, which region profiles such as ``us.`` resolve to). The first one is the ref.
+    ids: list[str] = Field(min_length=1)
+    name: str | None = None
+    #: Where the price applies (Bedrock: the region whose on-demand table was read).
+    region: str | None = None
+    input: float = Field(gt=0)
+    output: float = Field(gt=0)
+    #: Only when the vendor publishes them; otherwise cache tokens take the input rate.
+    cache_read: float | None = Field(None, gt=0)
+    cache_write: float | None = Field(None, gt=0)
+    #: The vendor's public pricing page.
+    source: str
+    #: The date the source shows for this price, or the date it was read.
+    checked: date
+    #: What was read to confirm the price, when not the source page itself.
+    evidence: list[str] = Field(default_factory=list)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in _SUPPLEMENT_PROVIDERS:
+            allowed = ", ".join(sorted(_SUPPLEMENT_PROVIDERS))
+            raise ValueError(f"unknown provider {value!r}; allowed: {allowed}")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not re.match(r"^https://[a-z0-9.-]+\.[a-z]{2,}(?:/\S*)?$", value):
+            raise ValueError("expected the https:// address of the vendor's pricing page")
+        return value
+
+    @model_validator(mode="after")
+    def _ids_resolvable(self) -> SupplementRow:
+        hints = [ours for ours, theirs in CATALOG_PROVIDERS.items() if theirs == self.provider]
+        for i, mid in enumerate(self.ids):
+            if self.provider == "aws" and _BEDROCK_REGION.match(mid):
+                raise ValueError(f"ids[{i}]: {mid!r} is a region profile; name the "
+                                 "foundation-model id (profiles resolve to it)")
+            if not any((self.provider, mid) in canonicalize(h, mid).candidates for h in hints):
+                raise ValueError(f"ids[{i}]: {mid!r} is not a model id the canonicalizer "
+                                 f"looks up for provider {self.provider!r} (lowercase, no "
+                                 "router prefix, no ARN)")
+        return self
+
+
+class SupplementFile(StrictModel):
+    """The supplement file's top level."""
+
+    models: list[SupplementRow] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SupplementFile:
+        seen: dict[tuple[str, str], int] = {}
+        for n, row in enumerate(self.models):
+            for i, mid in enumerate(row.ids):
+                first = seen.setdefault((row.provider, mid), n)
+                if first != n:
+                    raise ValueError(f"models[{n}].ids[{i}]: {row.provider}:{mid} is already in "
+                                     f"models[{first}]")
+        return self
+
+
+def _per_token(usd_per_million: float | None) -> Rate | None:
+    return None if usd_per_million is None else ((-1, usd_per_million / 1e6),)
+
+
+class Supplement:
+    """The bundled price supplement, parsed and validated once, ready to match.
+
+    Consulted by `processors.cost.processor.Pricer` only when the catalog answers
+    ``unknown_model``; user overrides come before both. Lookups use the canonicalizer's
+    candidates, so router prefixes and Bedrock region profiles resolve as for the catalog.
+    """
+
+    def __init__(self, parsed: SupplementFile) -> None:
+        self.rows: tuple[SupplementRow, ...] = tuple(parsed.models)
+        self._index: dict[tuple[str | None, str], Match] = {}
+        for row in self.rows:
+            match = Match(
+                ref=f"{row.provider}:{row.ids[0]}",
+                version=f"{SUPPLEMENT_VERSION} {row.checked.isoformat()}",
+                prices=Prices(input=_per_token(row.input), output=_per_token(row.output),
+                              cache_read=_per_token(row.cache_read),
+                              cache_write=_per_token(row.cache_write)),
+            )
+            for mid in row.ids:
+                self._index[(row.provider, mid)] = match
+
+    @classmethod
+    def empty(cls) -> Supplement:
+        return cls(SupplementFile())
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> Supplement:
+        """Parse and validate supplement YAML.
+
+        Raises:
+            ConfigError: with one ``path: message`` line per problem.
+        """
+        try:
+            data = parse_yaml(text, source)
+        except ValueError as exc:  # e.g. a date YAML reads but the calendar lacks
+            raise ConfigError([f"<root>: invalid YAML: {exc}"], source) from None
+        try:
+            return cls(SupplementFile.model_validate(data))
+        except ValidationError as exc:
+            raise ConfigError(validation_errors(exc), source) from None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Supplement:
+        """Read and validate a supplement file, the bundled one by default (blocking I/O).
+
+        Raises:
+            ConfigError: unreadable or invalid; messages name the YAML path inside the file.
+        """
+        where = path if path is not None else (
+            resources.files(__package__).joinpath(SUPPLEMENT_RESOURCE))
+        try:
+            text = where.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError([f"<root>: cannot read file: {exc.strerror}"], str(where)) from None
+        return cls.parse(text, str(where))
+
+    def lookup(self, provider: str | None, model: str, tier: str | None) -> Match | None:
+        """The supplement's price for a model as sent, or None."""
+        if tier is not None and tier not in _STANDARD_TIERS:
+            return None
+        canon = canonicalize(provider, model)
+        if canon.blocked:
+            return None
+        for key in canon.candidates:
+            hit = self._index.get(key)
+            if hit is not None:
+                return hit
+        return None
+
+
+@functools.cache
+def bundled_supplement() -> Supplement:
+    """The bundled ``supplement.yaml``, read once per process (at the first `Pricer`).
+
+    Raises:
+        ConfigError: the bundled file is invalid (a packaging or editing mistake).
+    """
+    return Supplement.load()

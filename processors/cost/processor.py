@@ -11,9 +11,10 @@ never priced):
   ``fine_tuned_model``, ``unresolvable_model_arn``, ``not_priced_per_token``,
   ``incomplete_usage``: input or output count missing or invalid), counted;
 * else ``status=priced``: amount, currency, source=local, the four parts, pricing ref and
-  version, and ``caveats`` when the counts limit the answer (``cache_detail_missing``: priced
-  without a cache discount the model has; ``input_excluded_cache``;
-  ``output_excluded_reasoning``; ``invalid_counts_ignored``; ``tokens_may_be_estimated``).
+  version (the catalog entry, override or bundled supplement row), and ``caveats`` when the
+  counts limit the answer (``cache_detail_missing``: priced without a cache discount the model
+  has; ``input_excluded_cache``; ``output_excluded_reasoning``; ``invalid_counts_ignored``;
+  ``tokens_may_be_estimated``).
 
 Nothing else on the span changes; spans that are not GenAI model calls are not touched.
 """
@@ -37,7 +38,15 @@ from prometheus_client import CollectorRegistry, Counter
 from processors import genai
 from processors.cost.config import CompatKeys, CostConfig
 from processors.cost.overrides import Overrides
-from processors.cost.pricing import Catalog, Cost, Match, Miss, compute
+from processors.cost.pricing import (
+    Catalog,
+    Cost,
+    Match,
+    Miss,
+    Supplement,
+    bundled_supplement,
+    compute,
+)
 from processors.genai import routing
 from sidecar import semconv as sc
 from sidecar.component import BatchContext, Host, Processor, Signal
@@ -60,15 +69,21 @@ class Quote:
 
 
 class Pricer:
-    """Overrides + catalog behind a bounded lookup cache. Used by the processor and the CLI.
+    """Overrides, then the catalog, then the bundled supplement (only for models the catalog
+    does not know), behind a bounded lookup cache. Used by the processor and the CLI.
+
+    ``supplement`` defaults to the bundled ``supplement.yaml`` (read once per process);
+    `Supplement.empty()` turns it off.
 
     Threading: use from one thread (the event loop); reloads are parsed in a worker thread and
     applied with `set_overrides` on the loop.
     """
 
-    def __init__(self, overrides: Overrides, catalog: Catalog, cache_size: int = 4096) -> None:
+    def __init__(self, overrides: Overrides, catalog: Catalog, cache_size: int = 4096,
+                 supplement: Supplement | None = None) -> None:
         self.overrides = overrides
         self.catalog = catalog
+        self.supplement = supplement if supplement is not None else bundled_supplement()
         self._cache: OrderedDict[tuple[Any, ...], Match | Miss] = OrderedDict()
         self._cache_size = cache_size
         self._snapshot = catalog.snapshot
@@ -110,6 +125,10 @@ class Pricer:
         result = self.overrides.lookup(provider, model, tier) or self.catalog.lookup(
             provider, model, tier, when
         )
+        if isinstance(result, Miss) and result.reason == sc.COST_REASON_UNKNOWN_MODEL:
+            # Only where the catalog has no entry: never for a model it prices (or refuses to:
+            # fine-tunes, ARNs, not per token), nor when it failed (catalog_error).
+            result = self.supplement.lookup(provider, model, tier) or result
         cache = self._cache
         if len(cache) >= self._cache_size:
             cache.popitem(last=False)
@@ -225,7 +244,8 @@ class CostProcessor(Processor):
         self.config = config
         self._path = config.overrides_file
         self._stat = _stat(self._path) if self._path else None
-        self.pricer = pricer or Pricer(load_overrides(self._path), Catalog(), config.cache_size)
+        self.pricer = pricer or Pricer(load_overrides(self._path), Catalog(), config.cache_size,
+                                       bundled_supplement())
         self.metrics = CostMetrics()
         self._openlit = CompatKeys.OPENLIT in config.compatibility
         self._openinference = CompatKeys.OPENINFERENCE in config.compatibility

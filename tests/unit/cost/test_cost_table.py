@@ -99,12 +99,12 @@ ROWS = [
      "4/12"),
     ("bedrock-mixtral", "aws.bedrock", "mistral.mixtral-8x7b-instruct-v0:1", (K, K, 0, 0),
      "0.45/0.70"),
-    # Cohere on Bedrock (3/15 published) is not in the catalog; Cohere's own price (2.50/10)
-    # differs, so it is not borrowed.
+    # Cohere on Bedrock is not in the catalog; Cohere's own price (2.50/10) differs, so it is
+    # not borrowed: the bundled supplement (processors/cost/supplement.yaml) has Bedrock's.
     ("bedrock-cohere-command-r-plus", "aws.bedrock", "cohere.command-r-plus-v1:0", (K, K, 0, 0),
-     "unpriced:unknown_model"),
+     "3.00/15.00"),
     ("bedrock-cohere-command-r", "aws.bedrock", "cohere.command-r-v1:0", (K, K, 0, 0),
-     "unpriced:unknown_model"),
+     "0.50/1.50"),
     ("bedrock-app-profile-arn", "aws.bedrock",
      "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123", (K, K, 0, 0),
      "unpriced:unresolvable_model_arn"),

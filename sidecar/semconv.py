@@ -299,6 +299,13 @@ GENAI_RUNAWAY_THRESHOLD = "gen_ai.runaway.threshold"
 GENAI_RUNAWAY_SCOPE = "gen_ai.runaway.scope"
 RUNAWAY_SCOPE_RUN = "run"
 RUNAWAY_SCOPE_SESSION = "session"
+#: Gauge of the configured spend budgets (genai_metrics ``budgets``), USD: one series per
+#: budget and period, labelled with ``genai.budget.period`` and the budget's dimension (its
+#: own attribute name, e.g. ``team``), so that PromQL joins it to the spend on that label.
+METRIC_BUDGET = "gen_ai.client.budget"
+GENAI_BUDGET_PERIOD = "genai.budget.period"
+BUDGET_PERIOD_DAILY = "daily"
+BUDGET_PERIOD_MONTHLY = "monthly"
 UNIT_CALL = "{call}"
 UNIT_RUN = "{run}"
 #: The log record emitted when a run crosses a runaway threshold, and its attributes.
@@ -363,7 +370,9 @@ PROM_TRACE_CALLS = "gen_ai_client_trace_calls"
 PROM_RUNAWAY_RUNS = "gen_ai_client_runaway_runs_total"
 PROM_TOKEN_CACHE = "gen_ai_client_token_cache_total"
 PROM_LOW_YIELD_CALLS = "gen_ai_client_low_yield_calls_total"
-#: Recording rules holding the budgets the alert rules compare with (USD).
+#: The budgets gauge (a gauge gets its unit appended, no ``_total``).
+PROM_BUDGET = "gen_ai_client_budget_USD"
+#: Recording rules holding the global budgets the alert rules compare with (USD).
 PROM_BUDGET_DAILY = "genai:budget_daily_usd"
 PROM_BUDGET_MONTHLY = "genai:budget_monthly_usd"
 #: The redaction processor's own failure counter, on the sidecar's /metrics (not derived): it

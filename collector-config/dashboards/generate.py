@@ -43,6 +43,7 @@ TOOL = label(sc.GENAI_TOOL_NAME)
 #: panels look at model calls only.
 MODEL_CALLS = f'{OPERATION}!~"invoke_agent|execute_tool"'
 TEAM, FEATURE = "team", "feature"  # the default attribution dimensions (processors/metrics)
+PERIOD = label(sc.GENAI_BUDGET_PERIOD)
 
 SEL = f'{SERVICE}=~"$service",{PROVIDER}=~"$provider",{MODEL}=~"$model"'
 SVC = f'{SERVICE}=~"$service"'
@@ -173,9 +174,20 @@ def operations() -> dict:
     ])
 
 
+def _against_daily_budget(dim: str) -> str:
+    """Spend of the last 24h per value of ``dim`` over its daily budget (the gauge every sidecar
+    replica exports alike: max, not sum); values without a budget have no series."""
+    return (f"sum by ({dim}) (increase({sc.PROM_OPERATION_COST}_sum{{{SEL}}}[1d]))"
+            f" / on ({dim}) max by ({dim}) ({sc.PROM_BUDGET}"
+            f'{{{PERIOD}="{sc.BUDGET_PERIOD_DAILY}"}})')
+
+
 def finops() -> dict:
     cost, parts, unpriced, tok = (sc.PROM_OPERATION_COST, sc.PROM_COST_USAGE, sc.PROM_UNPRICED,
                                   sc.PROM_TOKEN_USAGE)
+    budgets = ("Spend of the last 24 hours over the daily budget (genai_metrics budgets); 100% "
+               "is the budget. Only {what} with a budget are shown; the service, provider and "
+               "model filters select part of the spend, never of the budget.")
     return dashboard("genai-finops", "GenAI / FinOps",
                      "LLM spend by model, team and feature; cost parts; price gaps.", [
         panel("Spend in range", "stat",
@@ -188,6 +200,12 @@ def finops() -> dict:
               "short", w=6, description="LLM spans without a price: a gap in the price table."),
         panel("Priced calls in range", "stat",
               [(f"sum(increase({cost}_count{{{SEL}}}[$__range]))", "priced")], "short", w=6),
+        panel("Spend against daily budget by team", "timeseries",
+              [(_against_daily_budget(TEAM), f"{{{{{TEAM}}}}}")], "percentunit",
+              description=budgets.format(what="teams")),
+        panel("Spend against daily budget by feature", "timeseries",
+              [(_against_daily_budget(FEATURE), f"{{{{{FEATURE}}}}}")], "percentunit",
+              description=budgets.format(what="features")),
         panel("Spend by model (USD/h)", "timeseries",
               [(f"sum by ({MODEL}) (rate({cost}_sum{{{SEL}}}[{RI}])) * 3600", f"{{{{{MODEL}}}}}")],
               "currencyUSD"),

@@ -1,5 +1,5 @@
-"""Cumulative sums and explicit-bucket histograms, keyed by attribute set, with a cardinality
-limit per metric and expiry of idle series; encoded straight to OTLP.
+"""Cumulative sums, explicit-bucket histograms and gauges, keyed by attribute set, with a
+cardinality limit per metric and expiry of idle series; encoded straight to OTLP.
 
 Why not the opentelemetry-sdk's instruments: the SDK hashes and copies the attribute mapping
 on every measurement (about 50 us each here, four per LLM span: the largest cost of the
@@ -9,9 +9,10 @@ Here a measurement is one dict lookup on the attribute tuple, and a series not u
 the slots come back (what the collector's spanmetrics connector does with
 ``metrics_expiration``). A dropped series that comes back starts again from zero with a new
 start time: cumulative semantics, a counter reset for Prometheus (``rate`` and ``increase``
-handle it).
+handle it). Gauges hold a value that is set, not counted (the configured budgets): state rather
+than activity, so they never expire.
 
-Not thread-safe: `add` / `record` / `collect` run on the event loop (collect is cheap: one
+Not thread-safe: `add` / `record` / `set` / `collect` run on the event loop (collect is cheap: one
 protobuf message per series).
 """
 
@@ -47,14 +48,19 @@ class _Series:
 
 
 class Instrument:
-    """One metric: a monotonic sum (``bounds`` None) or a histogram with those bounds."""
+    """One metric: a monotonic sum (``bounds`` None), a histogram with those bounds, or a
+    gauge (``gauge`` True: the last value `set`, never expired)."""
 
-    __slots__ = ("_clock", "_limit", "bounds", "description", "name", "series", "unit")
+    __slots__ = ("_clock", "_limit", "bounds", "description", "gauge", "name", "series", "unit")
 
     def __init__(self, name: str, unit: str, description: str, limit: int,
-                 clock: Callable[[], int], bounds: Sequence[float] | None = None) -> None:
+                 clock: Callable[[], int], bounds: Sequence[float] | None = None,
+                 gauge: bool = False) -> None:
+        if gauge and bounds is not None:
+            raise ValueError("a gauge has no bucket bounds")
         self.name, self.unit, self.description = name, unit, description
         self.bounds = tuple(bounds) if bounds is not None else None
+        self.gauge = gauge
         self.series: dict[Attributes, _Series] = {}
         self._limit = limit
         self._clock = clock
@@ -75,6 +81,10 @@ class Instrument:
         """Add to the sum of ``attrs`` (counters; ``value`` >= 0)."""
         self._series(attrs, self._clock()).value += value
 
+    def set(self, value: float, attrs: Attributes) -> None:
+        """Set the value of ``attrs`` (gauges)."""
+        self._series(attrs, self._clock()).value = value
+
     def record(self, value: float, attrs: Attributes) -> None:
         """One measurement of a histogram."""
         s = self._series(attrs, self._clock())
@@ -86,7 +96,9 @@ class Instrument:
         s.buckets[bisect.bisect_left(self.bounds, value)] += 1  # type: ignore[arg-type]
 
     def expire(self, older_than: int) -> int:
-        """Drop the series last updated before ``older_than``; how many."""
+        """Drop the series last updated before ``older_than``; how many (gauges: none)."""
+        if self.gauge:
+            return 0
         idle = [k for k, s in self.series.items() if s.last < older_than]
         for k in idle:
             del self.series[k]
@@ -96,7 +108,11 @@ class Instrument:
         if not self.series:
             return None
         m = metrics_pb2.Metric(name=self.name, unit=self.unit, description=self.description)
-        if self.bounds is None:
+        if self.gauge:
+            for attrs, s in self.series.items():
+                dp = m.gauge.data_points.add(time_unix_nano=now, as_double=s.value)
+                dp.attributes.extend(_key_values(attrs))
+        elif self.bounds is None:
             m.sum.aggregation_temporality = _CUMULATIVE
             m.sum.is_monotonic = True
             for attrs, s in self.series.items():
@@ -148,6 +164,10 @@ class Aggregator:
 
     def counter(self, name: str, unit: str, description: str) -> Instrument:
         return self._add(Instrument(name, unit, description, self._limit, self._clock))
+
+    def gauge(self, name: str, unit: str, description: str) -> Instrument:
+        return self._add(Instrument(name, unit, description, self._limit, self._clock,
+                                    gauge=True))
 
     def histogram(self, name: str, unit: str, description: str,
                   bounds: Sequence[float]) -> Instrument:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Sequence
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sidecar import semconv as sc
 from sidecar.config import Duration, StrictModel
 
 #: gen_ai.client.token.usage buckets of the GenAI semantic conventions (v1.41).
@@ -29,8 +33,10 @@ _RESERVED = frozenset({
     "gen_ai.request.model", "gen_ai.response.model", "gen_ai.token.type", "gen_ai.cost.type",
     "gen_ai.response.finish_reason", "gen_ai.usage.cost.reason", "redaction.pii.status",
     "redaction.pii.type", "le", "gen_ai.agent.name", "gen_ai.tool.name",
-    "gen_ai.runaway.threshold", "gen_ai.runaway.scope",
+    "gen_ai.runaway.threshold", "gen_ai.runaway.scope", sc.GENAI_BUDGET_PERIOD,
 })
+#: The currency budgets may be given in: the one the cost processor prices in.
+BUDGET_CURRENCY = "USD"
 
 
 class Dimension(StrictModel):
@@ -73,6 +79,54 @@ class Dimension(StrictModel):
         return self
 
 
+class Budget(StrictModel):
+    """A spend budget of one value of an attribution dimension (team ``payments``...),
+    exported as the gauge ``gen_ai.client.budget`` that the budget alert rules compare with."""
+
+    #: Name of one of the configured ``dimensions``.
+    dimension: str
+    #: The dimension's value the budget is for.
+    value: str = Field(min_length=1)
+    #: Budget per day, in ``currency``.
+    daily: float | None = Field(None, gt=0, allow_inf_nan=False)
+    #: Budget per month (30 days), in ``currency``.
+    monthly: float | None = Field(None, gt=0, allow_inf_nan=False)
+    #: Currency of the amounts; required so that a budget in another currency is refused
+    #: rather than compared with USD spend.
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        if value != BUDGET_CURRENCY:
+            raise ValueError(f"unsupported currency {value!r}: spend is priced in "
+                             f"{BUDGET_CURRENCY}; allowed: {BUDGET_CURRENCY}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_amounts(self) -> Budget:
+        if self.daily is None and self.monthly is None:
+            raise ValueError("give daily, monthly or both")
+        return self
+
+    def periods(self) -> list[tuple[str, float]]:
+        """(period, amount) of each amount given."""
+        return [(period, amount) for period, amount in (
+            (sc.BUDGET_PERIOD_DAILY, self.daily), (sc.BUDGET_PERIOD_MONTHLY, self.monthly))
+            if amount is not None]
+
+
+def _errors(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, Any]]) -> None:
+    """Raise one ValidationError with an error at each (location, message, input): the
+    location of a cross-field check is then the YAML path of the offending entry."""
+    if errors:
+        raise ValidationError.from_exception_data(title, [
+            InitErrorDetails(type=PydanticCustomError("value_error", "{message}",
+                                                      {"message": message}),
+                             loc=loc, input=value)
+            for loc, message, value in errors])
+
+
 def _default_dimensions() -> list[Dimension]:
     return [
         Dimension(name="team", span_keys=["team", "app.team"], resource_keys=["team"]),
@@ -112,6 +166,8 @@ class MetricsConfig(StrictModel):
     dimensions: list[Dimension] = Field(default_factory=_default_dimensions)
     #: Bucket boundaries of gen_ai.client.operation.cost, USD, increasing.
     cost_buckets: list[float] = Field(default_factory=lambda: list(COST_BUCKETS))
+    #: Spend budgets per dimension value, exported as the gauge gen_ai.client.budget.
+    budgets: list[Budget] = Field(default_factory=list)
 
     @field_validator("cost_buckets")
     @classmethod
@@ -130,4 +186,33 @@ class MetricsConfig(StrictModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"dimension names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> MetricsConfig:
+        dims = {d.name: d for d in self.dimensions}
+        errors: list[tuple[tuple[str | int, ...], str, Any]] = []
+        seen: dict[tuple[str, str], int] = {}
+        for i, b in enumerate(self.budgets):
+            dim = dims.get(b.dimension)
+            if dim is None:
+                known = ", ".join(sorted(dims)) or "(none)"
+                errors.append((("budgets", i, "dimension"),
+                               f"unknown dimension {b.dimension!r}; configured: {known}",
+                               b.dimension))
+                continue
+            if len(b.value) > dim.max_length:
+                errors.append((("budgets", i, "value"),
+                               f"longer than the max_length of dimension {dim.name!r} "
+                               f"({dim.max_length}): no value of the metrics can match it",
+                               b.value))
+            first = seen.setdefault((b.dimension, b.value), i)
+            if first != i:
+                errors.append((("budgets", i), f"repeats the budget of {b.dimension} "
+                               f"{b.value!r} of budgets[{first}]", b.value))
+        series = sum(len(b.periods()) for b in self.budgets)
+        if series > self.cardinality_limit:
+            errors.append((("budgets",), f"{series} budget series exceed cardinality_limit "
+                           f"({self.cardinality_limit})", series))
+        _errors(type(self).__name__, errors)
         return self

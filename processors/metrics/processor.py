@@ -10,7 +10,10 @@ and exports the cumulative totals every ``interval`` through `Host.export_derive
 * ``gen_ai.client.operation.cost`` (histogram, ``USD``; the amount on priced and preexisting
   spans, so its sum equals the sum of ``gen_ai.usage.cost.amount`` forwarded),
 * counters: requests by outcome (``error.type``), unpriced spans by reason, spend by cost part,
-  responses by normalized finish reason, and spans by redaction status / entity type.
+  responses by normalized finish reason, and spans by redaction status / entity type,
+* ``gen_ai.client.budget`` (gauge, ``USD``): the configured ``budgets``, one series per budget
+  and period, labelled like the spend series it is compared with (e.g. ``team``); in every
+  export from the first one on, whatever the traffic.
 
 Only real model calls count (`LLMCall.is_model_call`: not agent aggregates, not the duplicate
 parent of an SDK span). Every request metric carries provider, operation, request and response
@@ -252,6 +255,11 @@ class MetricsProcessor(Processor):
         self._pii_entities = agg.counter(
             sc.METRIC_REDACTION_ENTITIES, sc.UNIT_SPAN,
             "Spans in which an entity type was found and replaced.")
+        budgets = agg.gauge(sc.METRIC_BUDGET, sc.UNIT_USD,
+                            "Configured spend budget of a dimension value, by period.")
+        for b in config.budgets:
+            for period, amount in b.periods():
+                budgets.set(amount, ((b.dimension, b.value), (sc.GENAI_BUDGET_PERIOD, period)))
         self.overflow_counter = PromCounter(
             sc.OWN_METRICS_OVERFLOW,
             "Attribution values folded into the overflow value, by dimension.",
@@ -332,7 +340,8 @@ class MetricsProcessor(Processor):
         return self._agg.expired
 
     def collect(self) -> metrics_service_pb2.ExportMetricsServiceRequest | None:
-        """The current totals as an OTLP export request (None when nothing was recorded)."""
+        """The current totals and budgets as an OTLP export request (None when there is
+        nothing: no budget configured and nothing recorded)."""
         request = self._agg.collect()
         if request is None or count_items(Signal.METRICS, request) == 0:
             return None

@@ -221,12 +221,19 @@ def _sidecar_config(path: Path) -> Path:
     """The embedded default config with shorter timers and lower limits, so that two waves of
     traffic exercise every derived output: runs roll up after 2 s idle instead of 30 s; the
     manual agent's run (AGENT_MODEL_CALLS model calls) is a runaway, its conversation a runaway
-    session in the second wave; its one-word verdict on a long report is a low-yield call."""
+    session in the second wave; its one-word verdict on a long report is a low-yield call; a
+    team and a feature of the traffic have budgets (the FinOps budget panels)."""
     doc = yaml.safe_load((ROOT / "sidecar" / "default.yaml").read_text("utf-8"))
     doc["processors"]["genai_calls"] = {
         "run_idle": "2s", "runaway_calls": AGENT_MODEL_CALLS,
         "runaway_session_calls": E2E_SESSION_CALLS}
-    doc["processors"]["genai_metrics"] = {"low_yield_min_input_tokens": 1000}
+    # Budgets far above the traffic's spend: the budget panels have series, no budget alert.
+    doc["processors"]["genai_metrics"] = {
+        "low_yield_min_input_tokens": 1000,
+        "budgets": [
+            {"dimension": "team", "value": "support", "daily": 1000, "currency": "USD"},
+            {"dimension": "feature", "value": "tickets-manual", "daily": 1000,
+             "monthly": 20000, "currency": "USD"}]}
     path.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
     return path
 

@@ -42,6 +42,8 @@ def _sidecar_config(path: Path, interval: str) -> Path:
         "  genai_calls:\n    pairing_window: 300ms\n    tick_interval: 100ms\n"
         "    run_idle: 300ms\n    runaway_calls: 3\n"
         f"  genai_metrics:\n    interval: {interval}\n"
+        "    budgets:\n      - {dimension: team, value: payments, daily: 150, monthly: 3000,"
+        " currency: USD}\n"
         "  inference_logs:\n    previews: false\n"
         "pipelines:\n  traces: [cost, genai_calls, genai_metrics, inference_logs]\n", "utf-8")
     return path
@@ -178,6 +180,18 @@ async def test_series_and_labels_prometheus_sees_match_rules_and_dashboards(tmp_
         "redacted", "failed"}
     assert {lb["redaction_pii_type"] for lb, _ in series[sc.PROM_REDACTION_ENTITIES]} == {
         "EMAIL_ADDRESS"}
+    # The budget gauge: the dimension's own label (what the budget rules join on), no more.
+    budgets = sorted(series[sc.PROM_BUDGET], key=lambda s: s[1])
+    instance = budgets[0][0]["instance"]
+    assert budgets == [({
+        "job": sc.DERIVED_SERVICE_NAME, "instance": instance,
+        "otel_scope_name": sc.DERIVED_SCOPE, "otel_scope_schema_url": "",
+        "otel_scope_version": "", "team": "payments",
+        promtool.prom_label(sc.GENAI_BUDGET_PERIOD): period}, amount)
+        for period, amount in ((sc.BUDGET_PERIOD_DAILY, 150.0),
+                               (sc.BUDGET_PERIOD_MONTHLY, 3000.0))]
+    # Per replica like the spend: two replicas give two series, hence max by in the rules.
+    assert instance == ok[0]["instance"]
     # Every label a rule or panel filters or groups by is on some scraped series.
     labels_seen = {k for samples in series.values() for lb, _ in samples for k in lb}
     from tests.unit.test_alert_rules import KNOWN_LABELS
@@ -206,7 +220,8 @@ async def test_series_and_labels_prometheus_sees_match_rules_and_dashboards(tmp_
         res = {kv.key: kv.value.string_value for kv in resource.attributes}
         assert res[sc.SERVICE_NAME] == "shop-api" and sc.GENAI_PROVIDER_NAME in res
     (tmp_path / "far-end-sample.txt").write_text(
-        "\n".join(f"{n} {lb} {v}" for n in (sc.PROM_REQUESTS, f"{sc.PROM_OPERATION_COST}_sum")
+        "\n".join(f"{n} {lb} {v}" for n in (sc.PROM_REQUESTS, f"{sc.PROM_OPERATION_COST}_sum",
+                                             sc.PROM_BUDGET)
                   for lb, v in series[n]) + "\n\n"
         + otlpjson.dumps(next(r for r in sink.received[Signal.LOGS])), "utf-8")
 

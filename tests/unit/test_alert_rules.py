@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from processors.metrics.config import MetricsConfig
 from sidecar import semconv
 from tests import promtool
 
@@ -24,6 +25,10 @@ REQUIRED_ALERTS = {
     "GenAICostSpike": "warning",
     "GenAIDailyBudgetExceeded": "critical",
     "GenAIProjectedMonthlyOverBudget": "warning",
+    "GenAITeamDailyBudgetExceeded": "critical",
+    "GenAITeamMonthlyBudgetExceeded": "warning",
+    "GenAIFeatureDailyBudgetExceeded": "critical",
+    "GenAIFeatureMonthlyBudgetExceeded": "warning",
     "GenAITokenUsageSpike": "warning",
     "GenAINoSuccessfulRequests": "critical",
     "GenAIUnpricedSpans": "warning",
@@ -38,8 +43,10 @@ KNOWN_LABELS = {promtool.prom_label(k) for k in (
     semconv.GENAI_TOKEN_TYPE, semconv.GENAI_COST_TYPE, semconv.GENAI_FINISH_REASON,
     semconv.COST_REASON, semconv.REDACTION_STATUS, semconv.REDACTION_TYPE,
     semconv.GENAI_AGENT_NAME, semconv.GENAI_TOOL_NAME, semconv.GENAI_RUNAWAY_THRESHOLD,
-    semconv.GENAI_RUNAWAY_SCOPE,
+    semconv.GENAI_RUNAWAY_SCOPE, semconv.GENAI_BUDGET_PERIOD,
 )} | {"le"}
+#: The default attribution dimensions (the per-team and per-feature budget alerts group by them).
+ATTRIBUTION_LABELS = {promtool.prom_label(d.name) for d in MetricsConfig().dimensions}
 
 
 def _rules() -> list[dict]:
@@ -87,7 +94,17 @@ def test_rules_use_only_labels_the_metrics_carry() -> None:
             used |= {x.strip() for x in group.split(",") if x.strip()}
         used |= set(re.findall(r"[{,]\s*([A-Za-z_]+)\s*[!=]~?", expr))
         name = rule.get("alert") or rule.get("record")
-        assert used <= KNOWN_LABELS, f"{name}: {used - KNOWN_LABELS}"
+        assert used <= KNOWN_LABELS | ATTRIBUTION_LABELS, f"{name}: {used - KNOWN_LABELS}"
+
+
+def test_budget_alerts_are_routed_to_finops() -> None:
+    """Every alert comparing spend with a budget carries category budget (Alertmanager sends
+    those to the finops receiver)."""
+    budget = {name for name, rule in _alerts().items()
+              if semconv.PROM_BUDGET in rule["expr"] or "genai:budget_" in rule["expr"]}
+    assert len(budget) == 6
+    assert {name: _alerts()[name]["labels"].get("category") for name in budget} == dict.fromkeys(
+        budget, "budget")
 
 
 def test_each_alert_is_tested_firing_and_not_firing() -> None:

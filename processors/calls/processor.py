@@ -265,26 +265,24 @@ class CallsProcessor(Processor):
             session.last = now
             sessions[id(e.span)] = genai.SessionTotal(run.session, session.cost, session.calls)
         cfg = self.config
-        for threshold, limit, value in (("cost", cfg.runaway_cost_usd, run.cost),
-                                        ("calls", cfg.runaway_calls, run.calls)):
-            if limit is not None and value >= limit and threshold not in run.crossed:
-                run.crossed.add(threshold)
-                runaways.append(genai.Runaway(run.service, run.agent, threshold,
-                                              sc.RUNAWAY_SCOPE_RUN))
+        self._check_runaway(e.span, run, run, sc.RUNAWAY_SCOPE_RUN, cfg.runaway_cost_usd,
+                            cfg.runaway_calls, runaways, ctx)
+        if session is not None:
+            self._check_runaway(e.span, run, session, sc.RUNAWAY_SCOPE_SESSION,
+                                cfg.runaway_session_cost_usd, cfg.runaway_session_calls,
+                                runaways, ctx)
+
+    def _check_runaway(self, span: Any, run: _Run, totals: _Run | _Session, scope: str,
+                       cost_limit: float | None, calls_limit: int | None,
+                       runaways: list[genai.Runaway], ctx: BatchContext) -> None:
+        """Report ``totals`` (a run's or a session's) once per threshold it crossed."""
+        for threshold, limit, value in (("cost", cost_limit, totals.cost),
+                                        ("calls", calls_limit, totals.calls)):
+            if limit is not None and value >= limit and threshold not in totals.crossed:
+                totals.crossed.add(threshold)
+                runaways.append(genai.Runaway(run.service, run.agent, threshold, scope))
                 ctx.derived_logs.append(self._runaway_record(
-                    e.span, run, threshold, limit, sc.RUNAWAY_SCOPE_RUN, run.cost, run.calls))
-        if session is None:
-            return
-        for threshold, limit, value in (
-                ("cost", cfg.runaway_session_cost_usd, session.cost),
-                ("calls", cfg.runaway_session_calls, session.calls)):
-            if limit is not None and value >= limit and threshold not in session.crossed:
-                session.crossed.add(threshold)
-                runaways.append(genai.Runaway(run.service, run.agent, threshold,
-                                              sc.RUNAWAY_SCOPE_SESSION))
-                ctx.derived_logs.append(self._runaway_record(
-                    e.span, run, threshold, limit, sc.RUNAWAY_SCOPE_SESSION, session.cost,
-                    session.calls))
+                    span, run, threshold, limit, scope, totals.cost, totals.calls))
 
     def _forget_sessions(self, now: float) -> None:
         sessions = self._sessions
